@@ -1,0 +1,151 @@
+import type { KubeObject } from '../kube.js';
+import { ISTIO } from '../labels.js';
+import { labelsOf, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
+
+/** An object that binds to a waypoint through `istio.io/use-waypoint`. */
+export interface WaypointReferrer {
+  kind: 'Namespace' | 'Service' | 'ServiceEntry';
+  namespace?: string;
+  name: string;
+}
+
+/** The read-only view of the cluster that the decision core sees. Look-ups are indexed, never scans. */
+export interface ClusterSnapshot {
+  namespace(name: string): KubeObject | undefined;
+  gateway(namespace: string, name: string): KubeObject | undefined;
+  /** Gateways of class `istio-waypoint` in a namespace (for fix suggestions). */
+  waypoints(namespace: string): KubeObject[];
+  gatewayClass(name: string): KubeObject | undefined;
+  service(namespace: string, name: string): KubeObject | undefined;
+  serviceEntry(namespace: string, name: string): KubeObject | undefined;
+  /** Namespaces, Services and ServiceEntries whose `istio.io/use-waypoint` names this Gateway. */
+  waypointReferrers(namespace: string, name: string): WaypointReferrer[];
+  /** Whether a kind's API is served (a missing CRD disables only the rules that need it). */
+  has(kind: SnapshotKind): boolean;
+}
+
+export const SNAPSHOT_KINDS = ['Namespace', 'Gateway', 'GatewayClass', 'Service', 'ServiceEntry'] as const;
+export type SnapshotKind = (typeof SNAPSHOT_KINDS)[number];
+
+/** The API group of each kind the snapshot holds (Istio's own `Gateway` kind is a different object). */
+export const SNAPSHOT_GROUPS: Record<SnapshotKind, string> = {
+  Namespace: '',
+  Service: '',
+  Gateway: 'gateway.networking.k8s.io',
+  GatewayClass: 'gateway.networking.k8s.io',
+  ServiceEntry: 'networking.istio.io',
+};
+
+export function snapshotKindOf(obj: KubeObject): SnapshotKind | undefined {
+  const kind = obj.kind as SnapshotKind;
+  if (!SNAPSHOT_KINDS.includes(kind)) return undefined;
+  return parseApiVersion(obj.apiVersion).group === SNAPSHOT_GROUPS[kind] ? kind : undefined;
+}
+
+const key = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
+
+/**
+ * The indexed, mutable store behind a snapshot. Informers (live) and file loaders (standalone and
+ * `check`) write it through upsert/remove; the core only reads it through ClusterSnapshot.
+ */
+export class ClusterStore implements ClusterSnapshot {
+  private readonly objects = new Map<SnapshotKind, Map<string, KubeObject>>();
+  private readonly waypointsByNs = new Map<string, Map<string, KubeObject>>();
+  /** `ns/gateway` -> referrer key -> referrer. */
+  private readonly referrers = new Map<string, Map<string, WaypointReferrer>>();
+  /** referrer key -> the `ns/gateway` it is indexed under, to unindex on update. */
+  private readonly referrerTarget = new Map<string, string>();
+  private readonly served = new Set<SnapshotKind>(SNAPSHOT_KINDS);
+
+  constructor(objects: KubeObject[] = []) {
+    for (const obj of objects) this.upsert(obj);
+  }
+
+  setServed(kind: SnapshotKind, served: boolean): void {
+    if (served) this.served.add(kind);
+    else this.served.delete(kind);
+  }
+
+  has(kind: SnapshotKind): boolean {
+    return this.served.has(kind);
+  }
+
+  upsert(obj: KubeObject): void {
+    const kind = snapshotKindOf(obj);
+    const name = nameOf(obj);
+    if (!kind || !name) return;
+    const namespace = kind === 'Namespace' || kind === 'GatewayClass' ? undefined : namespaceOf(obj) ?? 'default';
+    if (namespace !== undefined) obj = { ...obj, metadata: { ...obj.metadata, namespace } };
+    this.remove(kind, namespace, name);
+    this.table(kind).set(key(namespace, name), obj);
+    if (kind === 'Gateway' && obj.spec?.gatewayClassName === 'istio-waypoint') {
+      let byName = this.waypointsByNs.get(namespace!);
+      if (!byName) this.waypointsByNs.set(namespace!, (byName = new Map()));
+      byName.set(name, obj);
+    }
+    if (kind === 'Namespace' || kind === 'Service' || kind === 'ServiceEntry') this.indexReferrer(kind, namespace, name, obj);
+  }
+
+  remove(kind: SnapshotKind, namespace: string | undefined, name: string): void {
+    const k = key(namespace, name);
+    if (!this.table(kind).delete(k)) return;
+    if (kind === 'Gateway') this.waypointsByNs.get(namespace!)?.delete(name);
+    const refKey = `${kind}:${k}`;
+    const target = this.referrerTarget.get(refKey);
+    if (target !== undefined) {
+      this.referrers.get(target)?.delete(refKey);
+      this.referrerTarget.delete(refKey);
+    }
+  }
+
+  /** Replaces every object of a kind, as after an informer's re-list. */
+  replaceAll(kind: SnapshotKind, objects: KubeObject[]): void {
+    for (const obj of [...this.table(kind).values()]) this.remove(kind, namespaceOf(obj), nameOf(obj)!);
+    for (const obj of objects) this.upsert(obj);
+  }
+
+  size(kind: SnapshotKind): number {
+    return this.table(kind).size;
+  }
+
+  namespace(name: string) {
+    return this.table('Namespace').get(key(undefined, name));
+  }
+  gateway(namespace: string, name: string) {
+    return this.table('Gateway').get(key(namespace, name));
+  }
+  waypoints(namespace: string) {
+    return [...(this.waypointsByNs.get(namespace)?.values() ?? [])];
+  }
+  gatewayClass(name: string) {
+    return this.table('GatewayClass').get(key(undefined, name));
+  }
+  service(namespace: string, name: string) {
+    return this.table('Service').get(key(namespace, name));
+  }
+  serviceEntry(namespace: string, name: string) {
+    return this.table('ServiceEntry').get(key(namespace, name));
+  }
+  waypointReferrers(namespace: string, name: string): WaypointReferrer[] {
+    return [...(this.referrers.get(key(namespace, name))?.values() ?? [])];
+  }
+
+  private table(kind: SnapshotKind): Map<string, KubeObject> {
+    let t = this.objects.get(kind);
+    if (!t) this.objects.set(kind, (t = new Map()));
+    return t;
+  }
+
+  private indexReferrer(kind: WaypointReferrer['kind'], namespace: string | undefined, name: string, obj: KubeObject) {
+    const labels = labelsOf(obj);
+    const waypoint = labels[ISTIO.useWaypoint];
+    if (!waypoint || waypoint === 'none') return;
+    const waypointNs = labels[ISTIO.useWaypointNamespace] || (kind === 'Namespace' ? name : namespace!);
+    const target = key(waypointNs, waypoint);
+    const refKey = `${kind}:${key(namespace, name)}`;
+    let refs = this.referrers.get(target);
+    if (!refs) this.referrers.set(target, (refs = new Map()));
+    refs.set(refKey, namespace === undefined ? { kind, name } : { kind, namespace, name });
+    this.referrerTarget.set(refKey, target);
+  }
+}

@@ -1,0 +1,23 @@
+import type { Policy, Severity } from './policy/types.js';
+import { RULES, type RuleId } from './rules.js';
+
+/** One thing a rule found wrong with an object. `message` starts with `[rule]`. */
+export interface Finding {
+  rule: RuleId;
+  severity: Severity;
+  /** Field path in the object, e.g. `spec.rules[0].to[0].operation.methods`. */
+  path: string;
+  message: string;
+}
+
+/**
+ * Builds a finding with the severity the policy gives the rule (or the rule's default);
+ * undefined when the policy turns the rule off. `severity` is for data-driven rules such as
+ * deprecation catalog entries that carry their own; it wins over the rule-wide setting.
+ */
+export function finding(policy: Policy, rule: RuleId, path: string, text: string, severity?: Severity): Finding | undefined {
+  const setting = policy.rules[rule];
+  if (setting === 'off') return undefined;
+  severity ??= setting ?? RULES[rule];
+  return { rule, severity, path, message: `[${rule}] ${text}` };
+}

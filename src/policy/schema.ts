@@ -1,0 +1,42 @@
+import { RULE_IDS } from '../rules.js';
+import { ENFORCEMENTS, MODES } from './types.js';
+
+const severity = { enum: ['error', 'warning'] };
+
+/** JSON Schema of a policy file (draft-07, checked with ajv). Unknown keys are errors: typos must not pass silently. */
+export const policySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['clusterDefaultMode'],
+  properties: {
+    clusterDefaultMode: { enum: [...MODES] },
+    clusterEnforcement: { enum: [...ENFORCEMENTS] },
+    rootNamespace: { type: 'string', minLength: 1 },
+    sidecarOnlyAnnotations: { type: 'array', items: { type: 'string', minLength: 1 } },
+    noSidecarOwnerKinds: { type: 'array', items: { type: 'string', minLength: 1 } },
+    rules: {
+      type: 'object',
+      propertyNames: { enum: RULE_IDS },
+      additionalProperties: { enum: ['error', 'warning', 'off'] },
+    },
+    deprecations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['rule', 'group', 'kinds', 'message', 'replacement', 'since'],
+        properties: {
+          rule: { enum: ['deprecated-field', 'removed-annotation', 'deprecated-api-version'] },
+          group: { type: 'string' },
+          kinds: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          versions: { type: 'array', items: { type: 'string', minLength: 1 } },
+          path: { type: 'string' },
+          message: { type: 'string', minLength: 1 },
+          replacement: { type: 'string' },
+          since: { type: 'string', minLength: 1 },
+          severity,
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,39 @@
+export const MODES = ['ambient', 'sidecar', 'none'] as const;
+export type Mode = (typeof MODES)[number];
+
+export const ENFORCEMENTS = ['enforce', 'warn', 'audit', 'off'] as const;
+export type Enforcement = (typeof ENFORCEMENTS)[number];
+
+export type Severity = 'error' | 'warning';
+/** A rule's configured severity; `off` disables it. */
+export type RuleSetting = Severity | 'off';
+
+export interface DeprecationEntry {
+  /** `deprecated-field`, `removed-annotation` or `deprecated-api-version`. */
+  rule: string;
+  group: string;
+  kinds: string[];
+  /** Empty means every version. */
+  versions: string[];
+  /** A dotted path with `[]` for "every element", e.g. `spec.http[].mirrorPercent`; empty for a whole apiVersion. */
+  path: string;
+  message: string;
+  replacement: string;
+  since: string;
+  severity?: Severity;
+}
+
+export interface Policy {
+  /** Mode for pods in namespaces that say nothing about it. */
+  clusterDefaultMode: Mode;
+  /** Enforcement for cluster-scoped objects (GatewayClass, Namespace) and namespaces that set none. */
+  clusterEnforcement: Enforcement;
+  /** Istio's root namespace (`istio-system` unless meshConfig.rootNamespace says otherwise). */
+  rootNamespace: string;
+  sidecarOnlyAnnotations: string[];
+  /** Owner kinds whose pods get ambient instead of sidecar (rule `no-sidecar-for-jobs`). */
+  noSidecarOwnerKinds: string[];
+  /** Severity per rule id; rules not listed use their built-in default. */
+  rules: Record<string, RuleSetting>;
+  deprecations: DeprecationEntry[];
+}

@@ -1,0 +1,42 @@
+import type { Severity } from './policy/types.js';
+
+/**
+ * Every finding rule meshguard has, with its default severity. The ids are the shared language of
+ * code, tests, logs, metrics and docs; the policy file may change a severity or turn a rule off.
+ */
+export const RULES = {
+  // Pod mode (mutation)
+  'mode-override-invalid': 'error',
+  'mode-override-forbidden': 'error',
+  'dataplane-mode-invalid': 'error',
+  'dataplane-mode-conflict': 'error',
+  'deprecated-inject-annotation': 'warning',
+  // AuthorizationPolicy
+  'authz-l7-needs-waypoint': 'error',
+  'authz-target-not-found': 'error',
+  'authz-target-not-waypoint': 'error',
+  'authz-target-invalid': 'error',
+  'authz-misplaced-waypoint-label': 'error',
+  'authz-removed-when-key': 'error',
+  // VirtualService regexes
+  'regex-invalid': 'error',
+  'regex-too-long': 'error',
+  'regex-empty': 'error',
+  // Waypoints
+  'waypoint-listener-invalid': 'error',
+  'waypoint-for-invalid': 'error',
+  'waypoint-name-reserved': 'error',
+  'waypoint-missing': 'error',
+  'waypoint-not-a-waypoint': 'error',
+  'waypoint-for-mismatch': 'error',
+  'waypoint-cross-namespace-denied': 'error',
+  'waypoint-in-use': 'error',
+  // Labels and deprecations
+  'namespace-multiple-injection-labels': 'warning',
+  'deprecated-field': 'error',
+  'removed-annotation': 'error',
+  'deprecated-api-version': 'warning',
+} as const satisfies Record<string, Severity>;
+
+export type RuleId = keyof typeof RULES;
+export const RULE_IDS = Object.keys(RULES) as RuleId[];

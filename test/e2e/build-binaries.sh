@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Build real kube-apiserver, etcd and helm from their Go modules into a
+# per-version cache outside the repo. Idempotent: cached binaries are reused.
+# stdout: KUBE_APISERVER=/ETCD=/HELM= lines (eval-able); progress on stderr.
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-v1.34.4}"    # k8s.io/kubernetes (newest v1.34 patch)
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"  # go.etcd.io/etcd/server/v3 (newest v3.6 patch)
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"  # helm.sh/helm/v3 (newest v3.x)
+
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/meshguard/e2e"
+# -mod=mod lets `go build` add missing requirements to the throwaway wrapper
+# go.mod; static, path-independent binaries; 2 cores -> -p 2.
+export GOFLAGS="-mod=mod ${GOFLAGS:-}" CGO_ENABLED=0
+BUILD=(go build -p 2 -trimpath)
+
+log() { echo "[build-binaries] $*" >&2; }
+
+# build NAME VERSION BIN FUNC: unless cached, run FUNC <output-path> inside a
+# fresh wrapper module at $CACHE/src/NAME-VERSION. Sets $out to the binary.
+build() {
+  local name=$1 version=$2 bin=$3 fn=$4
+  out="$CACHE/$name-$version/$bin"
+  if [[ -x $out ]]; then log "$name $version: cached ($out)"; return; fi
+  local src="$CACHE/src/$name-$version" start
+  start=$(date +%s)
+  log "$name $version: building in $src"
+  rm -rf "$src" && mkdir -p "$src" "${out%/*}"
+  # Build to a temp name and rename, so an interrupted build is never "cached".
+  (cd "$src"; go mod init "meshguard-e2e/$name"; "$fn" "$out.tmp") >&2
+  mv "$out.tmp" "$out"
+  log "$name $version: built in $(($(date +%s) - start))s"
+}
+
+build_kube_apiserver() {
+  local minor=${K8S_VERSION#v1.} gomod
+  minor=${minor%%.*}
+  go mod edit -require="k8s.io/kubernetes@$K8S_VERSION"
+  # k8s.io/kubernetes replaces its k8s.io/* staging modules with ./staging/...;
+  # replace directives of dependencies are ignored, so mirror each one onto the
+  # published v0.<minor>.<patch> tag (v1.34.4 -> v0.34.4), read from its go.mod.
+  gomod=$(go list -m -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  local m reps=()
+  for m in $(sed -nE 's#^[[:space:]]*(replace[[:space:]]+)?(k8s\.io/[^[:space:]]+)[[:space:]]+=>[[:space:]]+\./staging/.*#\2#p' "$gomod"); do
+    reps+=("-replace=$m=$m@v0.${K8S_VERSION#v1.}")
+  done
+  ((${#reps[@]} > 20)) || { log "only ${#reps[@]} staging replaces found in $gomod"; return 1; }
+  go mod edit "${reps[@]}"
+  local pkg=k8s.io/component-base/version
+  "${BUILD[@]}" -o "$1" -ldflags "-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" \
+    k8s.io/kubernetes/cmd/kube-apiserver
+}
+
+build_etcd() {
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  "${BUILD[@]}" -o "$1" -ldflags "-s -w" go.etcd.io/etcd/server/v3
+}
+
+build_helm() {
+  go get "helm.sh/helm/v3@$HELM_VERSION"
+  # Without this ldflag `helm version` reports only the source default ("v3.22").
+  "${BUILD[@]}" -o "$1" -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+    helm.sh/helm/v3/cmd/helm
+}
+
+build kube-apiserver "$K8S_VERSION" kube-apiserver build_kube_apiserver; KUBE_APISERVER=$out
+build etcd "$ETCD_VERSION" etcd build_etcd; ETCD=$out
+build helm "$HELM_VERSION" helm build_helm; HELM=$out
+
+# Smoke-check that each binary runs and reports the pinned version.
+"$KUBE_APISERVER" --version | grep -qF "$K8S_VERSION" || { log "kube-apiserver version mismatch"; exit 1; }
+"$ETCD" --version | grep -qF "${ETCD_VERSION#v}" || { log "etcd version mismatch"; exit 1; }
+"$HELM" version --short | grep -qF "$HELM_VERSION" || { log "helm version mismatch"; exit 1; }
+log "versions: $("$KUBE_APISERVER" --version) | $("$ETCD" --version | head -1) | helm $("$HELM" version --short)"
+
+echo "KUBE_APISERVER=$KUBE_APISERVER"
+echo "ETCD=$ETCD"
+echo "HELM=$HELM"
