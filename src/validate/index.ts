@@ -2,6 +2,11 @@ import type { Finding } from '../findings.js';
 import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import type { KubeObject } from '../kube.js';
 import type { Policy } from '../policy/types.js';
+import { validateAuthorizationPolicy } from './authorization-policy.js';
+import { validateDeprecations } from './deprecations.js';
+import { validateNamespaceLabels } from './namespace-labels.js';
+import { validateVirtualService } from './virtual-service.js';
+import { validateWaypoints } from './waypoint.js';
 
 /** What a validator needs to know about one object, from an AdmissionRequest or a manifest file. */
 export interface ValidationInput {
@@ -17,10 +22,33 @@ export interface ValidationInput {
   oldObject?: KubeObject;
 }
 
+export interface ValidationContext {
+  snapshot: ClusterSnapshot;
+  policy: Policy;
+}
+
+/** A validator looks at the inputs it cares about and returns [] for everything else. */
+export type Validator = (input: ValidationInput, ctx: ValidationContext) => Finding[];
+
+/** The kinds `/validate` looks at (group -> kinds); anything else is allowed untouched. */
+export const VALIDATED_KINDS: Record<string, readonly string[]> = {
+  'security.istio.io': ['AuthorizationPolicy'],
+  'networking.istio.io': ['VirtualService', 'DestinationRule', 'Gateway', 'Sidecar', 'ServiceEntry'],
+  'gateway.networking.k8s.io': ['Gateway', 'GatewayClass'],
+  '': ['Namespace', 'Service', 'Pod'],
+};
+
+const VALIDATORS: Validator[] = [
+  validateAuthorizationPolicy,
+  validateVirtualService,
+  validateWaypoints,
+  validateNamespaceLabels,
+  validateDeprecations,
+];
+
 /** Runs every rule that applies to the object. Pure and total: never throws on any input. */
 export function validateObject(input: ValidationInput, snapshot: ClusterSnapshot, policy: Policy): Finding[] {
-  void input;
-  void snapshot;
-  void policy;
-  return [];
+  if (!VALIDATED_KINDS[input.group]?.includes(input.kind)) return [];
+  const ctx = { snapshot, policy };
+  return VALIDATORS.flatMap((validate) => validate(input, ctx));
 }
