@@ -42,6 +42,17 @@ export function snapshotKindOf(obj: KubeObject): SnapshotKind | undefined {
   return parseApiVersion(obj.apiVersion).group === SNAPSHOT_GROUPS[kind] ? kind : undefined;
 }
 
+/**
+ * Keeps what the rules read and drops the rest (managedFields, a Service's spec and status), so a
+ * cache of 50,000 Services stays small.
+ */
+function trim(kind: SnapshotKind, obj: KubeObject, namespace: string | undefined): KubeObject {
+  const { managedFields: _dropped, ...metadata } = obj.metadata ?? {};
+  const meta = namespace === undefined ? metadata : { ...metadata, namespace };
+  if (kind === 'Service') return { apiVersion: obj.apiVersion, kind, metadata: meta };
+  return { ...obj, metadata: meta };
+}
+
 const key = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
 
 /**
@@ -75,7 +86,7 @@ export class ClusterStore implements ClusterSnapshot {
     const name = nameOf(obj);
     if (!kind || !name) return;
     const namespace = kind === 'Namespace' || kind === 'GatewayClass' ? undefined : namespaceOf(obj) ?? 'default';
-    if (namespace !== undefined) obj = { ...obj, metadata: { ...obj.metadata, namespace } };
+    obj = trim(kind, obj, namespace);
     this.remove(kind, namespace, name);
     this.table(kind).set(key(namespace, name), obj);
     if (kind === 'Gateway' && obj.spec?.gatewayClassName === 'istio-waypoint') {

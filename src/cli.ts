@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { serve } from './server/main.js';
+import { generateCertificates } from './server/tls.js';
+
+const USAGE = `meshguard: admission webhook that keeps Istio ambient mesh safe
+
+Usage:
+  meshguard serve [--port 8443] [--metrics-port 9090] [--tls-cert FILE --tls-key FILE]
+                  [--policy FILE] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
+  meshguard check [--policy FILE] [--format text|json] PATH...
+  meshguard certs --out DIR [--dns NAME,...] [--ip ADDR,...]
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serveCommand(rest);
+    case 'certs':
+      return certsCommand(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`meshguard: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string', default: '8443' },
+      'metrics-port': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'certs-dir': { type: 'string', default: 'certs' },
+      policy: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'cluster-state': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+  });
+  const log = pino({ level: values['log-level'] });
+  const running = await serve({
+    host: values.host,
+    port: portNumber(values.port, '--port'),
+    metricsPort: values['metrics-port'] === undefined ? undefined : portNumber(values['metrics-port'], '--metrics-port'),
+    tlsCert: values['tls-cert'],
+    tlsKey: values['tls-key'],
+    certsDir: values['certs-dir'],
+    policyFile: values.policy,
+    kubeconfig: values.kubeconfig,
+    clusterState: values['cluster-state'],
+    log,
+  });
+  // SIGTERM: stop accepting, finish in-flight requests, exit 0.
+  closeWithGrace({ delay: 20_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'fatal error, shutting down');
+    else log.info({ signal }, 'shutting down');
+    await running.close();
+  });
+  return -1;
+}
+
+async function certsCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { out: { type: 'string' }, dns: { type: 'string' }, ip: { type: 'string' } },
+  });
+  if (!values.out) throw new UsageError('certs needs --out DIR');
+  const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+  const { ca, server } = await generateCertificates(list(values.dns), list(values.ip));
+  mkdirSync(values.out, { recursive: true });
+  writeFileSync(join(values.out, 'ca.crt'), ca.cert);
+  writeFileSync(join(values.out, 'ca.key'), ca.key, { mode: 0o600 });
+  writeFileSync(join(values.out, 'tls.crt'), server.cert);
+  writeFileSync(join(values.out, 'tls.key'), server.key, { mode: 0o600 });
+  process.stdout.write(`wrote ca.crt, ca.key, tls.crt, tls.key to ${values.out}\n`);
+  return 0;
+}
+
+class UsageError extends Error {}
+
+function portNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number, got "${value}"`);
+  return n;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: Error) => {
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`meshguard: ${err.message}\n`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

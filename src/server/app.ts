@@ -1,0 +1,80 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Outcome } from '../admission/outcome.js';
+import { admissionResponse } from '../admission/respond.js';
+import { decodeReview, type AdmissionRequest } from '../admission/review.js';
+import { auditRecord } from '../audit/record.js';
+import type { ClusterSnapshot } from '../cluster/snapshot.js';
+import { admitMutation } from '../mutate/admit-pod.js';
+import type { Policy } from '../policy/types.js';
+import { admitValidation } from '../validate/admit.js';
+import type { Metrics, Webhook } from './metrics.js';
+
+/** kube-apiserver caps request bodies at 3 MiB of object; 6 MiB leaves room for object + oldObject. */
+export const BODY_LIMIT = 6 * 1024 * 1024;
+
+export interface Readiness {
+  ready(): boolean;
+  /** Why not ready, for /readyz's body. */
+  pending(): string[];
+}
+
+export interface AppOptions {
+  /** Serving key and certificate; without them the app speaks plain HTTP (in-process tests only). */
+  https?: { key: string; cert: string };
+  policy: Policy;
+  snapshot: ClusterSnapshot;
+  readiness: Readiness;
+  metrics: Metrics;
+  log: Logger;
+}
+
+type Admit = (req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy) => Outcome;
+
+/** The admission server: routes, envelope checks, audit and metrics around the pure decision core. */
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const app = Fastify({
+    https: opts.https ?? null,
+    bodyLimit: BODY_LIMIT,
+    logger: false,
+    // Slow or stuck clients must not hold a connection forever.
+    connectionTimeout: 30_000,
+    requestTimeout: 15_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+  // AdmissionReviews are JSON; anything else is 415 rather than parsed as text.
+  app.removeContentTypeParser('text/plain');
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) opts.log.error({ err }, 'internal error answering an admission request');
+    return reply.code(status).send({ error: err.code ?? 'Error', message: status === 500 ? 'internal error' : err.message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${req.url}` }));
+
+  const route = (webhook: Webhook, admit: Admit) =>
+    app.post(`/${webhook}`, async (request, reply) => {
+      const started = process.hrtime.bigint();
+      const decoded = decodeReview(request.body);
+      if (!decoded.ok) {
+        opts.metrics.invalid(webhook);
+        return reply.code(400).send({ error: 'BadRequest', message: `not an AdmissionReview request: ${decoded.message}` });
+      }
+      const req = decoded.request;
+      const outcome = admit(req, opts.snapshot, opts.policy);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      opts.metrics.record(webhook, req.kind.kind, req.operation, outcome, seconds);
+      opts.log.info(auditRecord(webhook, req, outcome, seconds * 1000), 'admission decision');
+      return admissionResponse(decoded.apiVersion, req.uid, outcome);
+    });
+  route('mutate', admitMutation);
+  route('validate', admitValidation);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    if (opts.readiness.ready()) return { status: 'ready' };
+    return reply.code(503).send({ status: 'not ready', pending: opts.readiness.pending() });
+  });
+  return app;
+}

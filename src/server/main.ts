@@ -1,0 +1,133 @@
+import { createServer, type Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { readManifests } from '../cluster/from-files.js';
+import { ClusterInformers } from '../cluster/informers.js';
+import { ClusterStore, SNAPSHOT_KINDS } from '../cluster/snapshot.js';
+import { DEFAULT_POLICY_FILE, loadPolicyFile } from '../policy/load.js';
+import { buildApp, type Readiness } from './app.js';
+import { createMetrics } from './metrics.js';
+import { ensureDevCertificates, watchKeyPair } from './tls.js';
+
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  /** Plain-HTTP port for /metrics; 0 picks a free one; undefined serves no metrics. */
+  metricsPort?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Where dev certificates live when no --tls-cert/--tls-key is given. */
+  certsDir?: string;
+  policyFile?: string;
+  kubeconfig?: string;
+  clusterState?: string;
+  log?: Logger;
+  /** How often the cert and key are polled for rotation. */
+  certPollMs?: number;
+}
+
+export interface Running {
+  port: number;
+  metricsPort?: number;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+/** Starts `meshguard serve`: loads policy and certificates, the cluster view, the HTTPS and metrics servers. */
+export async function serve(o: ServeOptions): Promise<Running> {
+  const log = o.log ?? pino({ level: 'info' });
+  const policyFile = o.policyFile ?? DEFAULT_POLICY_FILE;
+  const policy = loadPolicyFile(policyFile);
+  log.info({ policyFile, clusterDefaultMode: policy.clusterDefaultMode }, 'policy loaded');
+
+  let certFile = o.tlsCert;
+  let keyFile = o.tlsKey;
+  if (!certFile || !keyFile) {
+    if (certFile || keyFile) throw new Error('--tls-cert and --tls-key go together');
+    const dev = await ensureDevCertificates(resolve(o.certsDir ?? 'certs'));
+    log.info({ ca: dev.ca, generated: dev.generated }, `dev certificates in use; trust ${dev.ca} to call the webhook`);
+    certFile = dev.cert;
+    keyFile = dev.key;
+  }
+
+  const metrics = createMetrics();
+  const cluster = clusterSource(o, log, metrics);
+  const readiness: Readiness = { ready: () => cluster.synced(), pending: () => cluster.pending() };
+
+  const watcher = watchKeyPair(certFile, keyFile, (pair) => (app.server as HttpsServer).setSecureContext(pair), log, o.certPollMs);
+  const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, readiness, metrics, log });
+  await app.listen({ host: o.host ?? '0.0.0.0', port: o.port ?? 8443 });
+  const port = (app.server.address() as AddressInfo).port;
+
+  let metricsServer: Server | undefined;
+  if (o.metricsPort !== undefined) {
+    metricsServer = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') return void res.writeHead(404).end();
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    });
+    await new Promise<void>((ok) => metricsServer!.listen(o.metricsPort, o.host ?? '0.0.0.0', ok));
+  }
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
+  log.info({ port, metricsPort, cluster: cluster.description }, 'meshguard serving');
+
+  return {
+    port,
+    metricsPort,
+    log,
+    async close() {
+      watcher.close();
+      cluster.stop();
+      // Fastify stops accepting, answers 503 to new requests on kept-alive connections, and waits for in-flight ones.
+      await app.close();
+      await new Promise<void>((ok) => (metricsServer ? metricsServer.close(() => ok()) : ok()));
+      log.info('meshguard stopped');
+    },
+  };
+}
+
+/** Live informers with a kubeconfig (flag, in-cluster or KUBECONFIG); else manifests from a directory; else empty. */
+function clusterSource(o: ServeOptions, log: Logger, metrics: ReturnType<typeof createMetrics>) {
+  const kc = kubeConfig(o.kubeconfig);
+  if (kc && !o.clusterState) {
+    const informers = new ClusterInformers(kc, log, (kind, state, objects) => {
+      metrics.cacheSynced.set({ kind }, state === 'pending' ? 0 : 1);
+      metrics.cacheObjects.set({ kind }, objects);
+    });
+    for (const kind of SNAPSHOT_KINDS) metrics.cacheSynced.set({ kind }, 0);
+    informers.start();
+    return {
+      store: informers.store,
+      synced: () => informers.synced(),
+      pending: () => informers.pending(),
+      stop: () => informers.stop(),
+      description: `live (${kc.getCurrentCluster()?.server ?? 'in-cluster'})`,
+    };
+  }
+  const store = o.clusterState ? new ClusterStore(readManifests([o.clusterState]).map((d) => d.object)) : new ClusterStore();
+  for (const kind of SNAPSHOT_KINDS) {
+    metrics.cacheSynced.set({ kind }, 1);
+    metrics.cacheObjects.set({ kind }, store.size(kind));
+  }
+  return {
+    store,
+    synced: () => true,
+    pending: () => [],
+    stop: () => {},
+    description: o.clusterState ? `standalone (${o.clusterState})` : 'standalone (empty cluster)',
+  };
+}
+
+function kubeConfig(file: string | undefined): KubeConfig | undefined {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else if (process.env.KUBECONFIG) kc.loadFromDefault();
+  else return undefined;
+  return kc;
+}

@@ -1,0 +1,64 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Outcome } from '../admission/outcome.js';
+
+export type Webhook = 'mutate' | 'validate';
+
+/** meshguard's Prometheus metrics, each in its own registry so tests and servers don't share state. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'meshguard_admission_requests_total',
+    help: 'Admission requests answered, by webhook, object kind, operation and result (allowed, patched, warned, denied, invalid).',
+    labelNames: ['webhook', 'kind', 'operation', 'result'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'meshguard_admission_duration_seconds',
+    help: 'Time from a decoded AdmissionReview to its response, by webhook.',
+    labelNames: ['webhook'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [registry],
+  });
+  const podModes = new Counter({
+    name: 'meshguard_pod_mode_decisions_total',
+    help: 'Pod dataplane-mode decisions, by mode and the rule that decided it (audit-mode decisions included).',
+    labelNames: ['mode', 'rule'] as const,
+    registers: [registry],
+  });
+  const findings = new Counter({
+    name: 'meshguard_validation_findings_total',
+    help: 'Findings by rule, severity and what they caused (denied, warned, logged).',
+    labelNames: ['rule', 'severity', 'result'] as const,
+    registers: [registry],
+  });
+  const cacheSynced = new Gauge({
+    name: 'meshguard_cache_synced',
+    help: '1 when the cluster cache of a kind has synced (or its API is absent and the kind is disabled), else 0.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const cacheObjects = new Gauge({
+    name: 'meshguard_cache_objects',
+    help: 'Objects held in the cluster cache, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    cacheSynced,
+    cacheObjects,
+    invalid(webhook: Webhook) {
+      requests.inc({ webhook, kind: '', operation: '', result: 'invalid' });
+    },
+    record(webhook: Webhook, kind: string, operation: string, outcome: Outcome, seconds: number) {
+      requests.inc({ webhook, kind, operation, result: outcome.result });
+      duration.observe({ webhook }, seconds);
+      if (outcome.mode && outcome.modeRule) podModes.inc({ mode: outcome.mode, rule: outcome.modeRule });
+      for (const f of outcome.findings) findings.inc({ rule: f.rule, severity: f.severity, result: f.result });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

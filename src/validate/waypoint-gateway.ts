@@ -1,0 +1,110 @@
+// What istiod reads from a Gateway API Gateway when it acts as a waypoint
+// (pilot/pkg/serviceregistry/kube/controller/ambient/waypoints.go). Pure helpers over untrusted objects.
+import type { ClusterSnapshot } from '../cluster/snapshot.js';
+import type { KubeObject } from '../kube.js';
+import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf } from '../kube.js';
+import { ISTIO, WAYPOINT_CLASS } from '../labels.js';
+
+export const WAYPOINT_FOR_VALUES = ['service', 'workload', 'all', 'none'] as const;
+export type WaypointFor = (typeof WAYPOINT_FOR_VALUES)[number];
+
+/** The listener `istioctl waypoint generate` writes; istiod matches it by port and protocol only. */
+export const MESH_LISTENER = { name: 'mesh', port: 15008, protocol: 'HBONE' } as const;
+export const MESH_LISTENER_YAML = '{name: mesh, port: 15008, protocol: HBONE}';
+
+/** Set by third-party waypoints (kgateway, agentgateway) and the "gateway sandwich" on a Gateway or GatewayClass. */
+const INBOUND_BINDING = 'ambient.istio.io/waypoint-inbound-binding';
+const MESH_CONTROLLER = 'istio.io/mesh-controller';
+const GATEWAY_CONTROLLER = 'istio.io/gateway-controller';
+/** Istio's built-in classes that are not waypoints, recognised by name when the GatewayClass is not known. */
+const ISTIO_NON_WAYPOINT_CLASSES = ['istio', 'istio-remote', 'istio-east-west'];
+
+export function className(gateway: KubeObject): string | undefined {
+  const name = isRecord(gateway.spec) ? gateway.spec.gatewayClassName : undefined;
+  return typeof name === 'string' ? name : undefined;
+}
+
+export function gatewayRef(gateway: KubeObject): string {
+  return `${namespaceOf(gateway) ?? 'default'}/${nameOf(gateway) ?? ''}`;
+}
+
+function controllerOf(gatewayClass: KubeObject | undefined): string | undefined {
+  const controller = isRecord(gatewayClass?.spec) ? gatewayClass.spec.controllerName : undefined;
+  return typeof controller === 'string' ? controller : undefined;
+}
+
+/**
+ * How sure we are that a Gateway is meant as a waypoint. istiod lets `use-waypoint` name a Gateway of
+ * any class (third-party waypoints, the gateway sandwich), so only Istio's own ingress classes are
+ * known not to be waypoints; a class meshguard cannot see is given the benefit of the doubt.
+ */
+export type WaypointRole = 'istio-waypoint' | 'other-waypoint' | 'not-waypoint' | 'unknown';
+
+export function waypointRole(gateway: KubeObject, snapshot: ClusterSnapshot): WaypointRole {
+  const name = className(gateway);
+  const gatewayClass = name === undefined ? undefined : snapshot.gatewayClass(name);
+  if (name === WAYPOINT_CLASS || controllerOf(gatewayClass) === MESH_CONTROLLER) return 'istio-waypoint';
+  const declared = [gateway, gatewayClass].some(
+    (o) => o !== undefined && (Object.hasOwn(labelsOf(o), ISTIO.waypointFor) || Object.hasOwn(annotationsOf(o), INBOUND_BINDING)),
+  );
+  if (declared) return 'other-waypoint';
+  if (controllerOf(gatewayClass) === GATEWAY_CONTROLLER) return 'not-waypoint';
+  if (gatewayClass === undefined && name !== undefined && ISTIO_NON_WAYPOINT_CLASSES.includes(name)) return 'not-waypoint';
+  return 'unknown';
+}
+
+/** The traffic a waypoint accepts: the Gateway's label, else its GatewayClass's, else `service`. */
+export function effectiveWaypointFor(gateway: KubeObject, snapshot: ClusterSnapshot): { value: string; source: string } {
+  const own = labelsOf(gateway);
+  if (Object.hasOwn(own, ISTIO.waypointFor))
+    return { value: own[ISTIO.waypointFor], source: `label ${ISTIO.waypointFor} on Gateway ${gatewayRef(gateway)}` };
+  const name = className(gateway);
+  const gatewayClass = name === undefined ? undefined : snapshot.gatewayClass(name);
+  const classLabels = labelsOf(gatewayClass);
+  if (Object.hasOwn(classLabels, ISTIO.waypointFor))
+    return { value: classLabels[ISTIO.waypointFor], source: `label ${ISTIO.waypointFor} on GatewayClass ${name}` };
+  return { value: 'service', source: `the default (no ${ISTIO.waypointFor} label on the Gateway or its class)` };
+}
+
+export function listenersOf(gateway: KubeObject): unknown[] {
+  return isRecord(gateway.spec) && Array.isArray(gateway.spec.listeners) ? gateway.spec.listeners : [];
+}
+
+export function isMeshListener(listener: unknown): boolean {
+  return isRecord(listener) && listener.port === MESH_LISTENER.port && listener.protocol === MESH_LISTENER.protocol;
+}
+
+/**
+ * The listener whose `allowedRoutes` decides which namespaces may bind: the one the inbound-binding
+ * annotation points at, else the HBONE listener on 15008; undefined means istiod's default, `Same`.
+ */
+export function attachmentListener(gateway: KubeObject, snapshot: ClusterSnapshot): { listener: Record<string, unknown>; index: number } | undefined {
+  const listeners = listenersOf(gateway);
+  const bound = inboundBinding(gateway, snapshot);
+  const matchesBinding = (l: Record<string, unknown>) =>
+    bound !== undefined && (bound.port !== 0 ? l.port === bound.port : bound.protocol === 'PROXY' && l.protocol === 'istio.io/PROXY');
+  for (const match of [matchesBinding, isMeshListener]) {
+    const index = listeners.findIndex((l) => isRecord(l) && match(l));
+    if (index >= 0) return { listener: listeners[index] as Record<string, unknown>, index };
+  }
+  return undefined;
+}
+
+/** Parses `<protocol>` or `<protocol>/<port>` from the Gateway, else its GatewayClass (istiod's makeInboundBinding). */
+function inboundBinding(gateway: KubeObject, snapshot: ClusterSnapshot): { protocol: string; port: number } | undefined {
+  const name = className(gateway);
+  const value =
+    annotationsOf(gateway)[INBOUND_BINDING] ?? annotationsOf(name === undefined ? undefined : snapshot.gatewayClass(name))[INBOUND_BINDING];
+  if (value === undefined) return undefined;
+  const parts = value.split('/');
+  if (parts.length > 2 || (parts[0] !== 'NONE' && parts[0] !== 'PROXY')) return undefined;
+  const port = parts.length === 2 && /^\d+$/.test(parts[1]) ? Number(parts[1]) : 0;
+  return { protocol: parts[0], port };
+}
+
+/** A namespace being deleted takes its Gateways with it; nothing to protect then. */
+export function isTerminating(namespace: KubeObject | undefined): boolean {
+  if (!namespace) return false;
+  const deleting = isRecord(namespace.metadata) && typeof namespace.metadata.deletionTimestamp === 'string';
+  return deleting || (isRecord(namespace.status) && namespace.status.phase === 'Terminating');
+}
