@@ -73,7 +73,8 @@ export function validateWaypointBinding(kind: BindingKind, input: ValidationInpu
   return present(forMismatch(binding, gateway, ctx), crossNamespaceDenied(binding, gateway, ctx));
 }
 
-const present = (...findings: Array<Finding | undefined>) => findings.filter((f): f is Finding => f !== undefined);
+/** The findings that rules returned (a rule the policy turns off returns undefined). */
+export const present = (...findings: Array<Finding | undefined>) => findings.filter((f): f is Finding => f !== undefined);
 
 function missing(b: Binding, ctx: ValidationContext): Finding | undefined {
   // A Namespace being created cannot contain its own waypoint yet; the Gateway comes right after it.

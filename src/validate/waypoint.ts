@@ -7,7 +7,7 @@ import type { KubeObject } from '../kube.js';
 import { isRecord, labelsOf, nameOf, namespaceOf } from '../kube.js';
 import { ISTIO } from '../labels.js';
 import type { ValidationContext, ValidationInput, Validator } from './index.js';
-import { bindingKindOf, validateWaypointBinding } from './waypoint-binding.js';
+import { bindingKindOf, present, validateWaypointBinding } from './waypoint-binding.js';
 import { isMeshListener, isTerminating, listenersOf, MESH_LISTENER, MESH_LISTENER_YAML, WAYPOINT_FOR_VALUES, waypointRole } from './waypoint-gateway.js';
 
 const GATEWAY_API = SNAPSHOT_GROUPS.Gateway;
@@ -23,8 +23,6 @@ export const validateWaypoints: Validator = (input, ctx) => {
   const binding = bindingKindOf(input);
   return binding ? validateWaypointBinding(binding, input, ctx) : [];
 };
-
-const present = (...findings: Array<Finding | undefined>) => findings.filter((f): f is Finding => f !== undefined);
 
 function validateWaypointGateway(gateway: KubeObject, input: ValidationInput, ctx: ValidationContext): Finding[] {
   const role = waypointRole(gateway, ctx.snapshot);

@@ -1,0 +1,405 @@
+import { describe, expect, it } from 'vitest';
+import { ClusterStore } from '../../../src/cluster/snapshot.js';
+import type { KubeObject } from '../../../src/kube.js';
+import { loadPolicyFile } from '../../../src/policy/load.js';
+import type { ValidationInput } from '../../../src/validate/index.js';
+import { validateWaypoints } from '../../../src/validate/waypoint.js';
+
+const policy = loadPolicyFile();
+const MESH = { name: 'mesh', port: 15008, protocol: 'HBONE' };
+type Labels = Record<string, string>;
+
+const namespace = (name: string, labels: Labels = {}, extra: Partial<KubeObject> = {}): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name, labels },
+  ...extra,
+});
+
+function gateway(ns: string, name: string, opts: { labels?: Labels; annotations?: Labels; className?: string; listeners?: unknown[] } = {}): KubeObject {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name, namespace: ns, labels: opts.labels ?? {}, annotations: opts.annotations ?? {} },
+    spec: { gatewayClassName: opts.className ?? 'istio-waypoint', listeners: opts.listeners ?? [MESH] },
+  };
+}
+
+const gatewayClass = (name: string, controllerName: string, labels: Labels = {}, annotations: Labels = {}): KubeObject => ({
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'GatewayClass',
+  metadata: { name, labels, annotations },
+  spec: { controllerName },
+});
+
+const crossNs = (from: string, selector?: unknown) => ({ ...MESH, allowedRoutes: { namespaces: { from, selector } } });
+
+const service = (ns: string, name: string, labels: Labels): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns, labels } });
+const serviceEntry = (ns: string, name: string, labels: Labels): KubeObject => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'ServiceEntry',
+  metadata: { name, namespace: ns, labels },
+});
+const pod = (ns: string, name: string, labels: Labels): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels } });
+
+const use = (name: string, ns?: string): Labels => ({ 'istio.io/use-waypoint': name, ...(ns ? { 'istio.io/use-waypoint-namespace': ns } : {}) });
+
+/** An admission input for creating (or, with `operation`, otherwise touching) an object. */
+function input(object: KubeObject, operation: ValidationInput['operation'] = 'CREATE'): ValidationInput {
+  const [group, version] = object.apiVersion!.includes('/') ? object.apiVersion!.split('/') : ['', object.apiVersion!];
+  const namespaced = object.kind !== 'Namespace' && object.kind !== 'GatewayClass';
+  return {
+    operation,
+    group,
+    version,
+    kind: object.kind!,
+    name: object.metadata?.name,
+    namespace: namespaced ? object.metadata?.namespace : undefined,
+    ...(operation === 'DELETE' ? { oldObject: object } : { object }),
+  };
+}
+
+function rulesFor(subject: KubeObject | ValidationInput, cluster: KubeObject[], configure?: (store: ClusterStore) => void): string[] {
+  const store = new ClusterStore(cluster);
+  configure?.(store);
+  const findings = validateWaypoints('operation' in subject ? subject : input(subject), { snapshot: store, policy });
+  for (const f of findings) expect(f.message.startsWith(`[${f.rule}] `)).toBe(true);
+  return findings.map((f) => f.rule);
+}
+
+interface Case {
+  name: string;
+  subject: KubeObject | ValidationInput;
+  cluster?: KubeObject[];
+  expected: string[];
+}
+
+const bookinfo = namespace('bookinfo', { 'istio.io/dataplane-mode': 'ambient' });
+const waypoint = gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'service' } });
+
+describe('waypoint Gateways', () => {
+  it.each<Case>([
+    { name: 'no listeners: denied', subject: gateway('bookinfo', 'waypoint', { listeners: [] }), expected: ['waypoint-listener-invalid'] },
+    { name: 'the generated listener: allowed', subject: gateway('bookinfo', 'waypoint'), expected: [] },
+    {
+      name: 'mesh listener on HTTP/80: denied',
+      subject: gateway('bookinfo', 'waypoint', { listeners: [{ name: 'mesh', port: 80, protocol: 'HTTP' }] }),
+      expected: ['waypoint-listener-invalid'],
+    },
+    {
+      name: 'HBONE/15008 under another name (istiod matches port and protocol): allowed',
+      subject: gateway('bookinfo', 'waypoint', { listeners: [{ name: 'hbone', port: 15008, protocol: 'HBONE' }] }),
+      expected: [],
+    },
+    {
+      name: 'ingress Gateway without an HBONE listener: allowed',
+      subject: gateway('bookinfo', 'ingress', { className: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] }),
+      expected: [],
+    },
+    {
+      name: 'custom class of the mesh controller without listener: denied',
+      subject: gateway('bookinfo', 'waypoint', { className: 'team-waypoint', listeners: [] }),
+      cluster: [gatewayClass('team-waypoint', 'istio.io/mesh-controller')],
+      expected: ['waypoint-listener-invalid'],
+    },
+    { name: 'waypoint-for "services": denied', subject: gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'services' } }), expected: ['waypoint-for-invalid'] },
+    { name: 'waypoint-for "service": allowed', subject: gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'service' } }), expected: [] },
+    { name: 'waypoint-for "" : denied', subject: gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': '' } }), expected: ['waypoint-for-invalid'] },
+    { name: 'GatewayClass waypoint-for "pods": denied', subject: gatewayClass('team', 'istio.io/mesh-controller', { 'istio.io/waypoint-for': 'pods' }), expected: ['waypoint-for-invalid'] },
+    { name: 'GatewayClass waypoint-for "workload": allowed', subject: gatewayClass('team', 'istio.io/mesh-controller', { 'istio.io/waypoint-for': 'workload' }), expected: [] },
+    { name: 'waypoint named none: denied', subject: gateway('bookinfo', 'none'), expected: ['waypoint-name-reserved'] },
+    { name: 'waypoint named none-ish: allowed', subject: gateway('bookinfo', 'none-ish'), expected: [] },
+    { name: 'ingress Gateway named none: allowed', subject: gateway('bookinfo', 'none', { className: 'istio', listeners: [] }), expected: [] },
+    {
+      name: 'third-party waypoint named none: denied',
+      subject: gateway('bookinfo', 'none', { className: 'kgateway-waypoint', listeners: [] }),
+      cluster: [gatewayClass('kgateway-waypoint', 'kgateway.dev/kgateway', {}, { 'ambient.istio.io/waypoint-inbound-binding': 'PROXY/15088' })],
+      expected: ['waypoint-name-reserved'],
+    },
+    { name: 'UPDATE is checked too', subject: input(gateway('bookinfo', 'waypoint', { listeners: [] }), 'UPDATE'), expected: ['waypoint-listener-invalid'] },
+    { name: 'CONNECT is not', subject: input(gateway('bookinfo', 'waypoint', { listeners: [] }), 'CONNECT'), expected: [] },
+    {
+      name: "Istio's own Gateway kind is not Gateway API: allowed",
+      subject: { ...gateway('bookinfo', 'none', { listeners: [] }), apiVersion: 'networking.istio.io/v1' },
+      expected: [],
+    },
+  ])('$name', ({ subject, cluster = [], expected }) => {
+    expect(rulesFor(subject, cluster)).toEqual(expected);
+  });
+
+  it('shows the listener to add and where', () => {
+    const [f] = validateWaypoints(input(gateway('bookinfo', 'waypoint', { listeners: [{ name: 'mesh', port: 80, protocol: 'HTTP' }] })), {
+      snapshot: new ClusterStore(),
+      policy,
+    });
+    expect(f).toMatchObject({ rule: 'waypoint-listener-invalid', severity: 'error', path: 'spec.listeners[0]' });
+    expect(f.message).toContain('{name: mesh, port: 15008, protocol: HBONE}');
+  });
+});
+
+describe('bindings with istio.io/use-waypoint', () => {
+  it.each<Case>([
+    // waypoint-missing
+    { name: 'Service names a missing waypoint: denied', subject: service('bookinfo', 'reviews', use('waypiont')), cluster: [bookinfo, waypoint], expected: ['waypoint-missing'] },
+    { name: 'Service names an existing waypoint: allowed', subject: service('bookinfo', 'reviews', use('waypoint')), cluster: [bookinfo, waypoint], expected: [] },
+    { name: 'use-waypoint none: allowed', subject: service('bookinfo', 'reviews', use('none')), cluster: [bookinfo], expected: [] },
+    { name: 'empty use-waypoint: denied', subject: service('bookinfo', 'reviews', use('')), cluster: [bookinfo], expected: ['waypoint-missing'] },
+    { name: 'Pod names a missing waypoint: denied', subject: pod('bookinfo', 'p', use('wp')), cluster: [bookinfo], expected: ['waypoint-missing'] },
+    { name: 'ServiceEntry names a missing waypoint: denied', subject: serviceEntry('bookinfo', 'httpbin', use('wp')), cluster: [bookinfo], expected: ['waypoint-missing'] },
+    {
+      name: 'waypoint in the namespace the label names: allowed',
+      subject: service('bookinfo', 'reviews', use('egress', 'istio-egress')),
+      cluster: [bookinfo, namespace('istio-egress'), gateway('istio-egress', 'egress', { listeners: [crossNs('All')] })],
+      expected: [],
+    },
+    {
+      name: 'waypoint only in the object namespace while the label names another: denied',
+      subject: service('bookinfo', 'reviews', use('waypoint', 'istio-egress')),
+      cluster: [bookinfo, waypoint],
+      expected: ['waypoint-missing'],
+    },
+    { name: 'existing Namespace names a missing waypoint in itself: denied', subject: namespace('bookinfo', use('waypoint')), cluster: [bookinfo], expected: ['waypoint-missing'] },
+    { name: 'new Namespace names the waypoint it will contain: allowed', subject: namespace('bookinfo', use('waypoint')), cluster: [], expected: [] },
+    { name: 'Namespace names its waypoint: allowed', subject: namespace('bookinfo', use('waypoint')), cluster: [bookinfo, waypoint], expected: [] },
+    { name: 'Namespace DELETE is not a binding: allowed', subject: input(namespace('bookinfo', use('waypoint')), 'DELETE'), cluster: [bookinfo], expected: [] },
+    // waypoint-not-a-waypoint
+    {
+      name: 'Service names the ingress Gateway: denied',
+      subject: service('bookinfo', 'reviews', use('ingress')),
+      cluster: [bookinfo, gateway('bookinfo', 'ingress', { className: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] })],
+      expected: ['waypoint-not-a-waypoint'],
+    },
+    {
+      name: 'Service names a gateway-sandwich Gateway (inbound binding): allowed',
+      subject: service('bookinfo', 'reviews', use('ingress')),
+      cluster: [
+        bookinfo,
+        gateway('bookinfo', 'ingress', {
+          className: 'istio',
+          annotations: { 'ambient.istio.io/waypoint-inbound-binding': 'PROXY/15088' },
+          listeners: [{ name: 'proxy', port: 15088, protocol: 'istio.io/PROXY' }],
+        }),
+      ],
+      expected: [],
+    },
+    {
+      name: 'Service names a Gateway of an Istio-controlled custom class: denied',
+      subject: service('bookinfo', 'reviews', use('edge')),
+      cluster: [bookinfo, gatewayClass('edge', 'istio.io/gateway-controller'), gateway('bookinfo', 'edge', { className: 'edge', listeners: [] })],
+      expected: ['waypoint-not-a-waypoint'],
+    },
+    {
+      name: 'Service names a Gateway of a class meshguard cannot see: allowed',
+      subject: service('bookinfo', 'reviews', use('edge')),
+      cluster: [bookinfo, gateway('bookinfo', 'edge', { className: 'vendor-waypoint', listeners: [] })],
+      expected: [],
+    },
+    // waypoint-for-mismatch
+    {
+      name: 'Service binds to a workload waypoint: denied',
+      subject: service('bookinfo', 'reviews', use('waypoint')),
+      cluster: [bookinfo, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'workload' } })],
+      expected: ['waypoint-for-mismatch'],
+    },
+    {
+      name: 'Service binds to an all waypoint: allowed',
+      subject: service('bookinfo', 'reviews', use('waypoint')),
+      cluster: [bookinfo, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'all' } })],
+      expected: [],
+    },
+    { name: 'Pod binds to a default (service) waypoint: denied', subject: pod('bookinfo', 'p', use('waypoint')), cluster: [bookinfo, gateway('bookinfo', 'waypoint')], expected: ['waypoint-for-mismatch'] },
+    {
+      name: 'Pod binds to a workload waypoint: allowed',
+      subject: pod('bookinfo', 'p', use('waypoint')),
+      cluster: [bookinfo, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'workload' } })],
+      expected: [],
+    },
+    {
+      name: "Pod: the class's workload label applies when the Gateway has none: allowed",
+      subject: pod('bookinfo', 'p', use('waypoint')),
+      cluster: [bookinfo, gatewayClass('istio-waypoint', 'istio.io/mesh-controller', { 'istio.io/waypoint-for': 'workload' }), gateway('bookinfo', 'waypoint')],
+      expected: [],
+    },
+    {
+      name: "Pod: the Gateway's service label wins over the class's workload: denied",
+      subject: pod('bookinfo', 'p', use('waypoint')),
+      cluster: [bookinfo, gatewayClass('istio-waypoint', 'istio.io/mesh-controller', { 'istio.io/waypoint-for': 'workload' }), waypoint],
+      expected: ['waypoint-for-mismatch'],
+    },
+    {
+      name: 'ServiceEntry binds to a workload waypoint: denied',
+      subject: serviceEntry('bookinfo', 'httpbin', use('waypoint')),
+      cluster: [bookinfo, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'workload' } })],
+      expected: ['waypoint-for-mismatch'],
+    },
+    { name: 'ServiceEntry binds to a service waypoint: allowed', subject: serviceEntry('bookinfo', 'httpbin', use('waypoint')), cluster: [bookinfo, waypoint], expected: [] },
+    {
+      name: 'Namespace binds to a none waypoint: denied',
+      subject: namespace('bookinfo', use('waypoint')),
+      cluster: [bookinfo, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'none' } })],
+      expected: ['waypoint-for-mismatch'],
+    },
+    {
+      name: 'Namespace binds to a workload waypoint: allowed',
+      subject: namespace('bookinfo', use('waypoint')),
+      cluster: [bookinfo, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'workload' } })],
+      expected: [],
+    },
+    {
+      name: 'Service binds to a waypoint with an invalid waypoint-for: denied',
+      subject: service('bookinfo', 'reviews', use('waypoint')),
+      cluster: [bookinfo, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'services' } })],
+      expected: ['waypoint-for-mismatch'],
+    },
+    // waypoint-cross-namespace-denied
+    ...crossNamespaceCases(),
+  ])('$name', ({ subject, cluster = [], expected }) => {
+    expect(rulesFor(subject, cluster)).toEqual(expected);
+  });
+
+  it('is disabled when the cluster does not serve Gateways', () => {
+    const subject = service('bookinfo', 'reviews', use('waypiont'));
+    expect(rulesFor(subject, [bookinfo])).toEqual(['waypoint-missing']);
+    expect(rulesFor(subject, [bookinfo], (s) => s.setServed('Gateway', false))).toEqual([]);
+  });
+
+  it('names the label, the namespace looked in and the waypoints there', () => {
+    const [f] = validateWaypoints(input(service('bookinfo', 'reviews', use('waypiont'))), { snapshot: new ClusterStore([bookinfo, waypoint]), policy });
+    expect(f.path).toBe('metadata.labels["istio.io/use-waypoint"]');
+    expect(f.message).toMatch(/no Gateway "waypiont" in namespace "bookinfo".*Waypoints in "bookinfo": waypoint\./);
+  });
+
+  it('follows the policy: a rule set to warning warns, off is silent', () => {
+    const subject = input(service('bookinfo', 'reviews', use('waypiont')));
+    const snapshot = new ClusterStore([bookinfo, waypoint]);
+    const warn = validateWaypoints(subject, { snapshot, policy: { ...policy, rules: { 'waypoint-missing': 'warning' } } });
+    expect(warn.map((f) => f.severity)).toEqual(['warning']);
+    expect(validateWaypoints(subject, { snapshot, policy: { ...policy, rules: { 'waypoint-missing': 'off' } } })).toEqual([]);
+  });
+});
+
+function crossNamespaceCases(): Case[] {
+  const team = namespace('team-a', { team: 'a', env: 'prod' });
+  const egressNs = namespace('istio-egress');
+  const egress = (...listeners: unknown[]) => gateway('istio-egress', 'egress', { labels: { 'istio.io/waypoint-for': 'all' }, listeners });
+  const svc = service('team-a', 'api', use('egress', 'istio-egress'));
+  const bind = (name: string, listener: unknown, expected: string[], subject: KubeObject = svc): Case => ({
+    name,
+    subject,
+    cluster: [team, egressNs, egress(listener)],
+    expected,
+  });
+  const denied = ['waypoint-cross-namespace-denied'];
+  return [
+    bind('cross-namespace with the default Same: denied', MESH, denied),
+    bind('cross-namespace with from All: allowed', crossNs('All'), []),
+    bind('cross-namespace with from Same: denied', crossNs('Same'), denied),
+    bind('Selector matchLabels not matching: denied', crossNs('Selector', { matchLabels: { team: 'b' } }), denied),
+    bind('Selector matchLabels matching: allowed', crossNs('Selector', { matchLabels: { team: 'a' } }), []),
+    bind('Selector on the implicit metadata.name label: allowed', crossNs('Selector', { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } }), []),
+    bind('Selector on another name: denied', crossNs('Selector', { matchLabels: { 'kubernetes.io/metadata.name': 'team-b' } }), denied),
+    bind('Selector In not matching: denied', crossNs('Selector', { matchExpressions: [{ key: 'env', operator: 'In', values: ['dev'] }] }), denied),
+    bind('Selector In matching: allowed', crossNs('Selector', { matchExpressions: [{ key: 'env', operator: 'In', values: ['dev', 'prod'] }] }), []),
+    bind('Selector NotIn excluding: denied', crossNs('Selector', { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] }), denied),
+    bind('Selector NotIn on an absent key: allowed', crossNs('Selector', { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['x'] }] }), []),
+    bind('Selector Exists on an absent key: denied', crossNs('Selector', { matchExpressions: [{ key: 'tier', operator: 'Exists' }] }), denied),
+    bind('Selector Exists on a present key: allowed', crossNs('Selector', { matchExpressions: [{ key: 'team', operator: 'Exists' }] }), []),
+    bind('Selector DoesNotExist on a present key: denied', crossNs('Selector', { matchExpressions: [{ key: 'team', operator: 'DoesNotExist' }] }), denied),
+    bind('Selector DoesNotExist on an absent key: allowed', crossNs('Selector', { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] }), []),
+    bind('Selector with an unknown operator: denied', crossNs('Selector', { matchExpressions: [{ key: 'team', operator: 'Equals', values: ['a'] }] }), denied),
+    bind('Selector missing (selects nothing): denied', crossNs('Selector'), denied),
+    bind('Selector empty (selects everything): allowed', crossNs('Selector', {}), []),
+    bind('Namespace binding judged by its own new labels: denied', crossNs('Selector', { matchLabels: { team: 'a' } }), denied, namespace('team-a', { team: 'b', ...use('egress', 'istio-egress') })),
+    bind('Namespace binding judged by its own new labels: allowed', crossNs('Selector', { matchLabels: { team: 'a' } }), [], namespace('team-a', { team: 'a', ...use('egress', 'istio-egress') })),
+    bind('Pod cross-namespace with the default Same: denied', MESH, denied, pod('team-a', 'p', use('egress', 'istio-egress'))),
+    bind('same namespace named explicitly is not cross-namespace: allowed', MESH, [], service('istio-egress', 'api', use('egress', 'istio-egress'))),
+    {
+      name: 'unknown using namespace with a Selector: allowed (cannot judge)',
+      subject: service('team-z', 'api', use('egress', 'istio-egress')),
+      cluster: [egressNs, egress(crossNs('Selector', { matchLabels: { team: 'a' } }))],
+      expected: [],
+    },
+    {
+      name: 'third-party waypoint: the inbound-binding listener decides: allowed',
+      subject: svc,
+      cluster: [
+        team,
+        egressNs,
+        gatewayClass('kgateway-waypoint', 'kgateway.dev/kgateway', {}, { 'ambient.istio.io/waypoint-inbound-binding': 'PROXY/15088' }),
+        gateway('istio-egress', 'egress', {
+          className: 'kgateway-waypoint',
+          labels: { 'istio.io/waypoint-for': 'all' },
+          listeners: [{ name: 'proxy', port: 15088, protocol: 'istio.io/PROXY', allowedRoutes: { namespaces: { from: 'All' } } }],
+        }),
+      ],
+      expected: [],
+    },
+    {
+      name: 'third-party waypoint: the inbound-binding listener decides: denied',
+      subject: svc,
+      cluster: [
+        team,
+        egressNs,
+        gatewayClass('kgateway-waypoint', 'kgateway.dev/kgateway', {}, { 'ambient.istio.io/waypoint-inbound-binding': 'PROXY/15088' }),
+        gateway('istio-egress', 'egress', {
+          className: 'kgateway-waypoint',
+          labels: { 'istio.io/waypoint-for': 'all' },
+          listeners: [{ name: 'proxy', port: 15088, protocol: 'istio.io/PROXY' }, crossNs('All')],
+        }),
+      ],
+      expected: denied,
+    },
+  ];
+}
+
+describe('deleting a waypoint (waypoint-in-use)', () => {
+  const del = (gw: KubeObject) => input(gw, 'DELETE');
+  const referrers = Array.from({ length: 12 }, (_, i) => service('bookinfo', `svc-${String(i).padStart(2, '0')}`, use('waypoint')));
+
+  it.each<Case>([
+    { name: 'a Service still binds: denied', subject: del(waypoint), cluster: [bookinfo, waypoint, service('bookinfo', 'reviews', use('waypoint'))], expected: ['waypoint-in-use'] },
+    { name: 'nothing binds: allowed', subject: del(waypoint), cluster: [bookinfo, waypoint, service('bookinfo', 'reviews', use('none'))], expected: [] },
+    { name: 'the Namespace still binds: denied', subject: del(waypoint), cluster: [namespace('bookinfo', use('waypoint')), waypoint], expected: ['waypoint-in-use'] },
+    {
+      name: 'a ServiceEntry in another namespace still binds: denied',
+      subject: del(waypoint),
+      cluster: [bookinfo, waypoint, serviceEntry('team-a', 'httpbin', use('waypoint', 'bookinfo'))],
+      expected: ['waypoint-in-use'],
+    },
+    {
+      name: 'namespace terminating (deletionTimestamp): allowed',
+      subject: del(waypoint),
+      cluster: [namespace('bookinfo', {}, { metadata: { name: 'bookinfo', deletionTimestamp: '2026-01-01T00:00:00Z' } }), waypoint, service('bookinfo', 'reviews', use('waypoint'))],
+      expected: [],
+    },
+    {
+      name: 'namespace terminating (status.phase): allowed',
+      subject: del(waypoint),
+      cluster: [namespace('bookinfo', {}, { status: { phase: 'Terminating' } }), waypoint, service('bookinfo', 'reviews', use('waypoint'))],
+      expected: [],
+    },
+    {
+      name: 'without oldObject the request names it: denied',
+      subject: { operation: 'DELETE', group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway', namespace: 'bookinfo', name: 'waypoint' },
+      cluster: [bookinfo, waypoint, service('bookinfo', 'reviews', use('waypoint'))],
+      expected: ['waypoint-in-use'],
+    },
+    {
+      name: 'an ingress Gateway that Services wrongly name: allowed',
+      subject: del(gateway('bookinfo', 'ingress', { className: 'istio' })),
+      cluster: [bookinfo, service('bookinfo', 'reviews', use('ingress'))],
+      expected: [],
+    },
+    { name: 'deleting a Service is no concern: allowed', subject: del(service('bookinfo', 'reviews', use('waypoint'))), cluster: [bookinfo, waypoint], expected: [] },
+  ])('$name', ({ subject, cluster = [], expected }) => {
+    expect(rulesFor(subject, cluster)).toEqual(expected);
+  });
+
+  it('lists the first 10 referrers and counts the rest', () => {
+    const [f] = validateWaypoints(del(waypoint), { snapshot: new ClusterStore([bookinfo, waypoint, ...referrers]), policy });
+    expect(f.path).toBe('metadata.name');
+    expect(f.message).toContain('by 12 objects: Service bookinfo/svc-00, ');
+    expect(f.message).toContain('Service bookinfo/svc-09 and 2 more.');
+    expect(f.message).not.toContain('svc-10');
+  });
+});
