@@ -59,10 +59,12 @@ function input(object: KubeObject, operation: ValidationInput['operation'] = 'CR
   };
 }
 
+const isInput = (s: KubeObject | ValidationInput): s is ValidationInput => 'operation' in s;
+
 function rulesFor(subject: KubeObject | ValidationInput, cluster: KubeObject[], configure?: (store: ClusterStore) => void): string[] {
   const store = new ClusterStore(cluster);
   configure?.(store);
-  const findings = validateWaypoints('operation' in subject ? subject : input(subject), { snapshot: store, policy });
+  const findings = validateWaypoints(isInput(subject) ? subject : input(subject), { snapshot: store, policy });
   for (const f of findings) expect(f.message.startsWith(`[${f.rule}] `)).toBe(true);
   return findings.map((f) => f.rule);
 }
