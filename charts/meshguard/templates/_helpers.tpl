@@ -1,0 +1,166 @@
+{{/* Chart name, truncated to the 63 characters of a DNS label. */}}
+{{- define "meshguard.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified app name; also the Service name the certificate is issued for. */}}
+{{- define "meshguard.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "meshguard.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "meshguard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "meshguard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "meshguard.labels" -}}
+helm.sh/chart: {{ include "meshguard.chart" . }}
+{{ include "meshguard.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: meshguard
+{{- end -}}
+
+{{- define "meshguard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "meshguard.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "meshguard.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/* The Secret holding the serving certificate (tls.crt, tls.key) that the pods mount. */}}
+{{- define "meshguard.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "secret" -}}
+{{- required "tls.secret.name is required when tls.mode is secret" .Values.tls.secret.name -}}
+{{- else -}}
+{{- printf "%s-tls" (include "meshguard.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The name of the serving Certificate in cert-manager mode. */}}
+{{- define "meshguard.certificateName" -}}
+{{- printf "%s-serving" (include "meshguard.fullname" .) -}}
+{{- end -}}
+
+{{/* The names kube-apiserver may use to reach the Service, as a list in YAML. */}}
+{{- define "meshguard.dnsNames" -}}
+{{- $svc := include "meshguard.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+- {{ $svc }}
+- {{ $svc }}.{{ $ns }}
+- {{ $svc }}.{{ $ns }}.svc
+- {{ $svc }}.{{ $ns }}.svc.{{ .Values.clusterDomain }}
+{{- end -}}
+
+{{/*
+In generate mode: the CA and serving certificate, as YAML with keys ca.crt, tls.crt, tls.key.
+An existing Secret from an earlier install is reused so upgrades keep the same CA (and so the same
+caBundle); otherwise they are generated. The result is memoised in .Values because the Secret and
+both webhook configurations (separate templates) need the same CA, and every call to genCA makes a
+new one.
+*/}}
+{{- define "meshguard.generatedTLS" -}}
+{{- if not (hasKey .Values "__meshguardGeneratedTLS") -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "meshguard.tlsSecretName" .) | default dict -}}
+{{- $data := dig "data" dict $existing -}}
+{{- $tls := dict -}}
+{{- if and (index $data "ca.crt") (index $data "tls.crt") (index $data "tls.key") -}}
+{{- $tls = dict "ca.crt" (index $data "ca.crt" | b64dec) "tls.crt" (index $data "tls.crt" | b64dec) "tls.key" (index $data "tls.key" | b64dec) -}}
+{{- else -}}
+{{- $fullname := include "meshguard.fullname" . -}}
+{{- $days := int .Values.tls.generate.validityDays -}}
+{{- $ca := genCA (printf "%s-ca" $fullname) $days -}}
+{{- $cn := printf "%s.%s.svc" $fullname .Release.Namespace -}}
+{{- $cert := genSignedCert $cn nil (include "meshguard.dnsNames" . | fromYamlArray) $days $ca -}}
+{{- $tls = dict "ca.crt" $ca.Cert "tls.crt" $cert.Cert "tls.key" $cert.Key -}}
+{{- end -}}
+{{- $_ := set .Values "__meshguardGeneratedTLS" $tls -}}
+{{- end -}}
+{{- toYaml (index .Values "__meshguardGeneratedTLS") -}}
+{{- end -}}
+
+{{/*
+What a webhook configuration needs for TLS: in cert-manager mode the annotation that makes
+cainjector fill caBundle; otherwise nothing (caBundle is in clientConfig, see meshguard.clientConfig).
+*/}}
+{{- define "meshguard.webhookAnnotations" -}}
+{{- if eq .Values.tls.mode "cert-manager" -}}
+cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "meshguard.certificateName" .) }}
+{{- end -}}
+{{- end -}}
+
+{{/* A webhook's clientConfig. Call with (dict "ctx" $ "path" "/mutate"). */}}
+{{- define "meshguard.clientConfig" -}}
+{{- $ctx := .ctx -}}
+service:
+  name: {{ include "meshguard.fullname" $ctx }}
+  namespace: {{ $ctx.Release.Namespace }}
+  path: {{ .path }}
+  port: {{ $ctx.Values.service.port }}
+{{- if eq $ctx.Values.tls.mode "generate" }}
+caBundle: {{ index (include "meshguard.generatedTLS" $ctx | fromYaml) "ca.crt" | b64enc }}
+{{- else if eq $ctx.Values.tls.mode "secret" }}
+caBundle: {{ required "tls.secret.caBundle is required when tls.mode is secret" $ctx.Values.tls.secret.caBundle }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Which namespaces the webhooks see. For namespaced objects this selects their namespace; for a
+Namespace object it selects by the Namespace's own labels; it never applies to other cluster-scoped
+objects (GatewayClass).
+- System namespaces and meshguard's own are always left out: meshguard must never be able to block
+  the control plane, Istio, or its own pods from starting.
+- meshguard.io/enforcement=off always opts out (NotIn also matches namespaces without the label).
+- opt-in additionally requires the label to be present.
+*/}}
+{{- define "meshguard.namespaceSelector" -}}
+{{- $excluded := concat (list "kube-system" "kube-public" "kube-node-lease" "istio-system" .Release.Namespace) .Values.webhook.excludedNamespaces | uniq -}}
+matchExpressions:
+  - key: kubernetes.io/metadata.name
+    operator: NotIn
+    values:
+      {{- toYaml $excluded | nindent 6 }}
+  - key: meshguard.io/enforcement
+    operator: NotIn
+    values: ["off"]
+{{- if eq .Values.webhook.namespaceSelection "opt-in" }}
+  - key: meshguard.io/enforcement
+    operator: Exists
+{{- end }}
+{{- end -}}
+
+{{/*
+matchConditions (CEL, evaluated by kube-apiserver before calling meshguard) that skip UPDATEs which
+cannot change meshguard's answer. object is null on DELETE and oldObject on CREATE, so each
+expression settles CREATE and DELETE by the operation before touching either; metadata fields are
+read behind has() because an object may have no labels or annotations at all.
+*/}}
+{{- define "meshguard.cel.labelsChanged" -}}
+(has(object.metadata.labels) ? object.metadata.labels : {}) != (has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})
+{{- end -}}
+
+{{- define "meshguard.cel.annotationsChanged" -}}
+(has(object.metadata.annotations) ? object.metadata.annotations : {}) != (has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {})
+{{- end -}}
+
+{{- define "meshguard.cel.specChanged" -}}
+(has(object.spec) ? object.spec : {}) != (has(oldObject.spec) ? oldObject.spec : {})
+{{- end -}}
