@@ -3,6 +3,10 @@ import { ENFORCEMENTS, MODES } from './types.js';
 
 const severity = { enum: ['error', 'warning'] };
 
+/** A deprecation catalog path (see DeprecationEntry.path); empty means the whole apiVersion. */
+const FIELD_SEGMENT = '[A-Za-z_][A-Za-z0-9_]*(?:\\[\\]|\\{\\}|\\["[^"\\\\]+"\\])*';
+const FIELD_PATH = `^(?:${FIELD_SEGMENT}(?:\\.${FIELD_SEGMENT})*)?$`;
+
 /** JSON Schema of a policy file (draft-07, checked with ajv). Unknown keys are errors: typos must not pass silently. */
 export const policySchema = {
   type: 'object',
@@ -30,7 +34,14 @@ export const policySchema = {
           group: { type: 'string' },
           kinds: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
           versions: { type: 'array', items: { type: 'string', minLength: 1 } },
-          path: { type: 'string' },
+          path: {
+            oneOf: [
+              { type: 'string', pattern: FIELD_PATH },
+              { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, pattern: FIELD_PATH } },
+            ],
+          },
+          equals: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
+          with: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
           message: { type: 'string', minLength: 1 },
           replacement: { type: 'string' },
           since: { type: 'string', minLength: 1 },

@@ -15,8 +15,17 @@ export interface DeprecationEntry {
   kinds: string[];
   /** Empty means every version. */
   versions: string[];
-  /** A dotted path with `[]` for "every element", e.g. `spec.http[].mirrorPercent`; empty for a whole apiVersion. */
-  path: string;
+  /**
+   * Where the deprecated thing lives: a dotted path with `[]` for "every element", `{}` for "every
+   * map value" and `["key"]` for a key with dots or slashes, e.g. `spec.http[].mirrorPercent` or
+   * `metadata.annotations["istio.io/for-service-account"]`. A list when the same field is deprecated
+   * in several places. Empty for a whole apiVersion.
+   */
+  path: string | string[];
+  /** Matches only when the field has this value (e.g. `LEAST_CONN`). */
+  equals?: string | number | boolean;
+  /** Matches only when this sibling field is also set (e.g. `mirror` with `mirrors`). */
+  with?: string;
   message: string;
   replacement: string;
   since: string;

@@ -1,4 +1,129 @@
-import type { Validator } from './index.js';
+import { finding, type Finding } from '../findings.js';
+import { isRecord } from '../kube.js';
+import type { DeprecationEntry } from '../policy/types.js';
+import type { ValidationInput, Validator } from './index.js';
 
-// Placeholder until the validation issue fills it in.
-export const validateDeprecations: Validator = () => [];
+/** One place a field path matched in an object. */
+export interface FieldMatch {
+  /** The concrete path, e.g. `spec.http[2].mirrorPercent`. */
+  path: string;
+  value: unknown;
+  /** The object, map or array holding the value (for sibling checks). */
+  parent: unknown;
+}
+
+type Segment = { key: string } | { each: 'element' | 'value' };
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Protobuf JSON reads null as "not set". */
+const isSet = (value: unknown) => value !== undefined && value !== null;
+
+/** Appends a map key to a path: `.name` for plain names, `["istio.io/rev"]` for anything else. */
+export function keyPath(path: string, key: string): string {
+  if (!IDENTIFIER.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  return path ? `${path}.${key}` : key;
+}
+
+const parsed = new Map<string, Segment[]>();
+
+/**
+ * Parses the catalog's path syntax (checked by the policy schema): dot-separated names, each
+ * followed by any of `[]` (every element), `{}` (every map value) and `["key"]`.
+ */
+function parseFieldPath(path: string): Segment[] {
+  const cached = parsed.get(path);
+  if (cached) return cached;
+  const segments: Segment[] = [];
+  let i = 0;
+  while (i < path.length) {
+    let end = i;
+    while (end < path.length && !'.[{'.includes(path[end])) end++;
+    segments.push({ key: path.slice(i, end) });
+    i = end;
+    while (path[i] === '[' || path[i] === '{') {
+      if (path.startsWith('[]', i)) {
+        segments.push({ each: 'element' });
+        i += 2;
+      } else if (path.startsWith('{}', i)) {
+        segments.push({ each: 'value' });
+        i += 2;
+      } else {
+        const close = path.indexOf('"]', i + 2);
+        segments.push({ key: path.slice(i + 2, close) });
+        i = close + 2;
+      }
+    }
+    if (path[i] === '.') i++;
+  }
+  parsed.set(path, segments);
+  return segments;
+}
+
+/** Every place `path` reaches in `root` with a value set (null counts as unset, as in protobuf JSON). */
+export function findPaths(root: unknown, path: string): FieldMatch[] {
+  const out: FieldMatch[] = [];
+  const segments = parseFieldPath(path);
+  const walk = (value: unknown, at: string, parent: unknown, depth: number) => {
+    if (!isSet(value)) return;
+    if (depth === segments.length) {
+      out.push({ path: at, value, parent });
+      return;
+    }
+    const segment = segments[depth];
+    if ('key' in segment) {
+      if (isRecord(value) && Object.hasOwn(value, segment.key)) walk(value[segment.key], keyPath(at, segment.key), value, depth + 1);
+    } else if (segment.each === 'element') {
+      if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${at}[${i}]`, value, depth + 1));
+    } else if (isRecord(value)) {
+      for (const [k, v] of Object.entries(value)) walk(v, keyPath(at, k), value, depth + 1);
+    }
+  };
+  walk(root, '', undefined, 0);
+  return out;
+}
+
+function entryApplies(entry: DeprecationEntry, input: ValidationInput): boolean {
+  return (
+    entry.group === input.group &&
+    entry.kinds.includes(input.kind) &&
+    (entry.versions.length === 0 || entry.versions.includes(input.version))
+  );
+}
+
+const entryPaths = (entry: DeprecationEntry): string[] =>
+  typeof entry.path === 'string' ? (entry.path ? [entry.path] : []) : entry.path;
+
+const fixFor = (entry: DeprecationEntry) => {
+  if (entry.rule === 'deprecated-api-version') return `set apiVersion: ${entry.group}/${entry.replacement}.`;
+  return entry.replacement ? `use ${entry.replacement} instead.` : 'remove it.';
+};
+
+/**
+ * The deprecation catalog (`deprecations:` in the policy file) applied to one object: deprecated
+ * fields and values, removed annotations, and superseded apiVersions. Every entry is data; this
+ * only matches paths and words the finding.
+ */
+export const validateDeprecations: Validator = (input, { policy }) => {
+  if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return [];
+  const obj = input.object;
+  if (!isRecord(obj)) return [];
+  const findings: Finding[] = [];
+  const report = (entry: DeprecationEntry, path: string, subject: string) => {
+    const text = `${subject} ${entry.message}; ${fixFor(entry)}`;
+    const f = finding(policy, entry.rule as Finding['rule'], path, text, entry.severity);
+    if (f) findings.push(f);
+  };
+  for (const entry of policy.deprecations) {
+    if (!entryApplies(entry, input)) continue;
+    const paths = entryPaths(entry);
+    if (paths.length === 0) report(entry, 'apiVersion', `${entry.group}/${input.version}`);
+    for (const path of paths)
+      for (const match of findPaths(obj, path)) {
+        if (entry.equals !== undefined && match.value !== entry.equals) continue;
+        if (entry.with !== undefined && !(isRecord(match.parent) && isSet(match.parent[entry.with]))) continue;
+        report(entry, match.path, match.path);
+      }
+  }
+  return findings;
+};

@@ -1,4 +1,53 @@
+import { finding, type Finding } from '../findings.js';
+import type { Policy } from '../policy/types.js';
+import { findPaths } from './deprecations.js';
 import type { Validator } from './index.js';
+import { checkRegex, REGEX_MAX_BYTES, type RegexProblem } from './regex.js';
 
-// Placeholder until the validation issue fills it in.
-export const validateVirtualService: Validator = () => [];
+/**
+ * The VirtualService fields that hold a regex (StringMatch `regex`, and the rewrite's `match`).
+ * In headers and withoutHeaders, `regex: "*"` is Istio's "header present" form, not a regex
+ * (canBeConvertedToPresentMatch in pilot/pkg/networking/core/route/route.go).
+ */
+const REGEX_FIELDS: Array<{ path: string; presenceStar?: boolean }> = [
+  { path: 'spec.http[].match[].uri.regex' },
+  { path: 'spec.http[].match[].scheme.regex' },
+  { path: 'spec.http[].match[].method.regex' },
+  { path: 'spec.http[].match[].authority.regex' },
+  { path: 'spec.http[].match[].headers{}.regex', presenceStar: true },
+  { path: 'spec.http[].match[].withoutHeaders{}.regex', presenceStar: true },
+  { path: 'spec.http[].match[].queryParams{}.regex' },
+  { path: 'spec.http[].corsPolicy.allowOrigins[].regex' },
+  { path: 'spec.http[].rewrite.uriRegexRewrite.match' },
+];
+
+const SHOWN_CHARS = 80;
+const show = (pattern: string) => JSON.stringify(pattern.length > SHOWN_CHARS ? `${pattern.slice(0, SHOWN_CHARS)}...` : pattern);
+
+function regexFinding(policy: Policy, path: string, pattern: string, problem: RegexProblem): Finding | undefined {
+  switch (problem.kind) {
+    case 'empty':
+      return finding(policy, 'regex-empty', path, `${path} is an empty regex, which istiod rejects; give a pattern, or match with exact or prefix instead.`);
+    case 'too-long':
+      return finding(policy, 'regex-too-long', path,
+        `${path} is ${problem.bytes} bytes long, and istiod accepts at most ${REGEX_MAX_BYTES}; shorten it, for example by splitting the route or using prefix matches.`);
+    case 'invalid':
+      return finding(policy, 'regex-invalid', path,
+        `${path} ${show(pattern)} is not valid RE2 (${problem.reason}). Envoy matches RE2 against the whole value and has no lookaround or backreferences; rewrite it in RE2 syntax (https://github.com/google/re2/wiki/Syntax).`);
+  }
+}
+
+/** Regexes in a VirtualService, checked with RE2 as istiod and Envoy will. Any version; CREATE and UPDATE. */
+export const validateVirtualService: Validator = (input, { policy }) => {
+  if (input.group !== 'networking.istio.io' || input.kind !== 'VirtualService') return [];
+  if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return [];
+  const findings: Finding[] = [];
+  for (const field of REGEX_FIELDS)
+    for (const { path, value } of findPaths(input.object, field.path)) {
+      if (typeof value !== 'string' || (field.presenceStar && value === '*')) continue;
+      const problem = checkRegex(value);
+      const f = problem && regexFinding(policy, path, value, problem);
+      if (f) findings.push(f);
+    }
+  return findings;
+};

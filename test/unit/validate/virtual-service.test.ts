@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { ClusterStore } from '../../../src/cluster/snapshot.js';
+import type { KubeObject } from '../../../src/kube.js';
+import { loadPolicyFile } from '../../../src/policy/load.js';
+import type { ValidationInput } from '../../../src/validate/index.js';
+import { validateVirtualService } from '../../../src/validate/virtual-service.js';
+
+const policy = loadPolicyFile();
+const ctx = { snapshot: new ClusterStore(), policy };
+
+const virtualService = (http: unknown, apiVersion = 'networking.istio.io/v1'): KubeObject => ({
+  apiVersion,
+  kind: 'VirtualService',
+  metadata: { name: 'reviews', namespace: 'shop' },
+  spec: { hosts: ['reviews'], http },
+});
+
+function validate(object: KubeObject | undefined, operation: ValidationInput['operation'] = 'CREATE', version = 'v1') {
+  return validateVirtualService(
+    { operation, group: 'networking.istio.io', version, kind: 'VirtualService', namespace: 'shop', name: 'reviews', object },
+    ctx,
+  );
+}
+
+const route = [{ destination: { host: 'reviews' } }];
+const withMatch = (match: Record<string, unknown>) => [{ match: [match], route }];
+
+// Every regex field of section 5 (validateHTTPRouteMatchRequest and validateCORSPolicy/validateHTTPRewrite
+// in pkg/config/validation), each with a bad pattern and its fixed twin.
+const FIELDS: Array<[string, (re: string) => unknown, string]> = [
+  ['uri', (re) => withMatch({ uri: { regex: re } }), 'spec.http[0].match[0].uri.regex'],
+  ['scheme', (re) => withMatch({ scheme: { regex: re } }), 'spec.http[0].match[0].scheme.regex'],
+  ['method', (re) => withMatch({ method: { regex: re } }), 'spec.http[0].match[0].method.regex'],
+  ['authority', (re) => withMatch({ authority: { regex: re } }), 'spec.http[0].match[0].authority.regex'],
+  ['headers', (re) => withMatch({ headers: { 'x-user': { regex: re } } }), 'spec.http[0].match[0].headers["x-user"].regex'],
+  ['withoutHeaders', (re) => withMatch({ withoutHeaders: { debug: { regex: re } } }), 'spec.http[0].match[0].withoutHeaders.debug.regex'],
+  ['queryParams', (re) => withMatch({ queryParams: { q: { regex: re } } }), 'spec.http[0].match[0].queryParams.q.regex'],
+  ['corsPolicy.allowOrigins', (re) => [{ corsPolicy: { allowOrigins: [{ exact: 'a' }, { regex: re }] }, route }], 'spec.http[0].corsPolicy.allowOrigins[1].regex'],
+  ['rewrite.uriRegexRewrite', (re) => [{ rewrite: { uriRegexRewrite: { match: re, rewrite: '/\\1' } }, route }], 'spec.http[0].rewrite.uriRegexRewrite.match'],
+];
+
+describe('validateVirtualService', () => {
+  describe.each(FIELDS)('%s', (_field, build, path) => {
+    it.each([
+      ['regex-invalid', '(?!/admin)/.*', '/(api|web)/.*'],
+      ['regex-too-long', `/${'a'.repeat(1024)}`, `/${'a'.repeat(1023)}`],
+      ['regex-empty', '', '.+'],
+    ])('%s is denied, and its fixed twin allowed', (rule, bad, good) => {
+      const denied = validate(virtualService(build(bad)));
+      expect(denied).toEqual([expect.objectContaining({ rule, path, severity: 'error' })]);
+      expect(denied[0].message).toMatch(new RegExp(`^\\[${rule}\\] `));
+      expect(denied[0].message).toContain(path);
+      expect(validate(virtualService(build(good)))).toEqual([]);
+    });
+  });
+
+  it('says what RE2 objects to and how to fix it', () => {
+    const [f] = validate(virtualService(withMatch({ uri: { regex: '(a)\\1' } })));
+    expect(f.message).toContain('"(a)\\\\1" is not valid RE2 (invalid escape sequence: \\1)');
+    expect(f.message).toContain('https://github.com/google/re2/wiki/Syntax');
+  });
+
+  // `regex: "*"` in headers/withoutHeaders becomes present_match (canBeConvertedToPresentMatch in
+  // pilot/pkg/networking/core/route/route.go); elsewhere it is an invalid regex.
+  it.each([
+    ['headers', withMatch({ headers: { 'x-user': { regex: '*' } } }), []],
+    ['withoutHeaders', withMatch({ withoutHeaders: { 'x-user': { regex: '*' } } }), []],
+    ['headers present as an empty StringMatch', withMatch({ headers: { 'x-user': {} } }), []],
+    ['queryParams', withMatch({ queryParams: { q: { regex: '*' } } }), ['regex-invalid']],
+    ['uri', withMatch({ uri: { regex: '*' } }), ['regex-invalid']],
+  ])('"*" in %s', (_name, http, rules) => {
+    expect(validate(virtualService(http)).map((f) => f.rule)).toEqual(rules);
+  });
+
+  it.each([
+    ['sourceLabels', withMatch({ sourceLabels: { app: '(?=x)' } })],
+    ['gateways', withMatch({ gateways: ['(?=x)'] })],
+    ['exact', withMatch({ uri: { exact: '(?=x)' } })],
+    ['prefix', withMatch({ uri: { prefix: '(?=x)' } })],
+    ['headers exact', withMatch({ headers: { 'x-user': { exact: '(?=x)' } } })],
+  ])('%s is not a regex', (_name, http) => {
+    expect(validate(virtualService(http))).toEqual([]);
+  });
+
+  it('reports every bad regex, in every route and match, with its own path', () => {
+    const http = [
+      { match: [{ uri: { prefix: '/' } }, { uri: { regex: '(?=a)' } }], route },
+      { match: [{ headers: { a: { regex: '' } } }], route },
+    ];
+    expect(validate(virtualService(http)).map((f) => [f.rule, f.path])).toEqual([
+      ['regex-invalid', 'spec.http[0].match[1].uri.regex'],
+      ['regex-empty', 'spec.http[1].match[0].headers.a.regex'],
+    ]);
+  });
+
+  it.each(['v1', 'v1beta1', 'v1alpha3'])('checks apiVersion %s', (version) => {
+    const vs = virtualService(withMatch({ uri: { regex: '(?=a)' } }), `networking.istio.io/${version}`);
+    expect(validate(vs, 'CREATE', version)).toHaveLength(1);
+  });
+
+  it.each([
+    ['UPDATE', 1],
+    ['DELETE', 0],
+    ['CONNECT', 0],
+  ] as const)('on %s', (operation, count) => {
+    expect(validate(virtualService(withMatch({ uri: { regex: '(?=a)' } })), operation)).toHaveLength(count);
+  });
+
+  it('ignores other kinds', () => {
+    const input = { operation: 'CREATE', group: 'networking.istio.io', version: 'v1', kind: 'DestinationRule', object: virtualService(withMatch({ uri: { regex: '(' } })) } as const;
+    expect(validateVirtualService(input, ctx)).toEqual([]);
+  });
+
+  it('honours a rule turned off in the policy', () => {
+    const off = { ...policy, rules: { ...policy.rules, 'regex-invalid': 'off' as const } };
+    const object = virtualService(withMatch({ uri: { regex: '(' } }));
+    expect(validateVirtualService({ operation: 'CREATE', group: 'networking.istio.io', version: 'v1', kind: 'VirtualService', object }, { ...ctx, policy: off })).toEqual([]);
+  });
+
+  it.each([
+    ['no object', undefined],
+    ['no spec', { kind: 'VirtualService' }],
+    ['http is a string', virtualService('nope')],
+    ['http holds null and numbers', virtualService([null, 3, { match: null }, { match: [null, 7, { uri: null }] }])],
+    ['regex is a number', virtualService(withMatch({ uri: { regex: 42 } }))],
+    ['headers is a list', virtualService(withMatch({ headers: [{ regex: '(' }] }))],
+    ['rewrite match is an object', virtualService([{ rewrite: { uriRegexRewrite: { match: { regex: '(' } } }, route }])],
+  ])('never throws: %s', (_name, object) => {
+    expect(() => validate(object as KubeObject)).not.toThrow();
+    expect(validate(object as KubeObject)).toEqual([]);
+  });
+
+  it('validates a VirtualService with 50 regexes quickly', () => {
+    const http = Array.from({ length: 50 }, (_, i) => ({ match: [{ uri: { regex: `^/api/v${i}/(users|orders)/[0-9]+$` } }], route }));
+    const started = performance.now();
+    expect(validate(virtualService(http))).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+});
