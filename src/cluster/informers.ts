@@ -64,9 +64,13 @@ export class ClusterInformers {
     const apiVersion = group ? `${group}/${version}` : version;
     const path = group ? `/apis/${group}/${version}/${plural}` : `/api/v1/${plural}`;
     const list = this.lister(kind, group, version, plural);
+    // The informer reports list failures through its error event and still resolves start(), so
+    // "synced" is only claimed after a list that actually succeeded.
+    let listed = false;
     const informer = makeInformer<KubernetesObject>(this.kc, path, async () => {
       const result = await list();
       for (const item of result.items) Object.assign(item, { apiVersion, kind });
+      listed = true;
       return result;
     });
     const upsert = (obj: KubernetesObject) => this.store.upsert({ ...(obj as KubeObject), apiVersion, kind });
@@ -86,34 +90,31 @@ export class ClusterInformers {
       timer = setTimeout(run, delay);
       timer.unref();
     };
-    const run = () => {
-      informer.start().then(
-        () => {
-          backoff = 1000;
-          this.store.setServed(kind, true);
-          setState('synced');
-          this.log.info({ kind, objects: this.store.size(kind) }, 'cluster cache synced');
-        },
-        (err: unknown) => {
-          if (statusOf(err) === 404) {
-            this.store.setServed(kind, false);
-            setState('absent');
-            this.log.warn({ kind, apiVersion }, `API ${apiVersion} ${plural} is not served (CRD not installed?): rules that need ${kind} are disabled until it appears`);
-            restart(REDISCOVER_MS);
-          } else {
-            this.log.error({ kind, err: messageOf(err), retryInMs: backoff }, 'cluster cache list failed; retrying');
-            restart(backoff);
-            backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-          }
-        },
-      );
-    };
-    // A watch that breaks: keep the cache, restart with backoff (ListWatch re-lists on start).
-    informer.on('error', (err) => {
-      this.log.warn({ kind, err: messageOf(err), retryInMs: backoff }, 'cluster watch failed; answering from the last good cache');
+    const failed = (err: unknown) => {
+      if (this.stopped) return;
+      if (statusOf(err) === 404) {
+        this.store.setServed(kind, false);
+        setState('absent');
+        this.log.warn({ kind, apiVersion }, `API ${apiVersion} ${plural} is not served (CRD not installed?): rules that need ${kind} are disabled until it appears`);
+        restart(REDISCOVER_MS);
+        return;
+      }
+      // Keep the cache and keep answering from it; restart (which re-lists) with backoff.
+      this.log.warn({ kind, err: messageOf(err), retryInMs: backoff }, 'cluster list/watch failed; answering from the last good cache');
       restart(backoff);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-    });
+    };
+    const run = () => {
+      listed = false;
+      informer.start().then(() => {
+        if (!listed) return;
+        backoff = 1000;
+        this.store.setServed(kind, true);
+        if (this.state.get(kind) !== 'synced') this.log.info({ kind, objects: this.store.size(kind) }, 'cluster cache synced');
+        setState('synced');
+      }, failed);
+    };
+    informer.on('error', failed);
     this.stops.push(() => {
       clearTimeout(timer);
       void informer.stop();

@@ -46,10 +46,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // AdmissionReviews are JSON; anything else is 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
 
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) opts.log.error({ err }, 'internal error answering an admission request');
-    return reply.code(status).send({ error: err.code ?? 'Error', message: status === 500 ? 'internal error' : err.message });
+    const message =
+      status === 500
+        ? 'internal error'
+        : status === 415
+          ? `content-type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? null)}`
+          : err.message;
+    return reply.code(status).send({ error: err.code ?? 'Error', message });
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${req.url}` }));
 

@@ -1,0 +1,28 @@
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import type { KubeObject } from '../../src/kube.js';
+import { ClusterStore } from '../../src/cluster/snapshot.js';
+import { buildApp } from '../../src/server/app.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import type { Policy } from '../../src/policy/types.js';
+import { policy as defaultPolicy } from './objects.js';
+
+/** An in-process app (plain HTTP, driven with inject) whose log lines are captured for assertions. */
+export function testApp(objects: KubeObject[] = [], policy: Policy = defaultPolicy, ready = true) {
+  const lines: any[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const metrics = createMetrics();
+  const app = buildApp({
+    policy,
+    snapshot: new ClusterStore(objects),
+    readiness: { ready: () => ready, pending: () => (ready ? [] : ['cache Namespace not synced']) },
+    metrics,
+    log: pino({ level: 'info' }, sink),
+  });
+  return { app, lines, metrics };
+}

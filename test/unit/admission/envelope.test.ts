@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { testApp } from '../../helpers/app.js';
+import { namespace, pod, podReview } from '../../helpers/objects.js';
+
+const json = { 'content-type': 'application/json' };
+
+// Modelled on istio/istio pkg/webhooks/validation/server/server_test.go TestServe's bad-request table.
+describe('bad input never crashes, hangs or returns 500', () => {
+  const { app } = testApp([namespace('shop', { 'istio.io/dataplane-mode': 'ambient' })]);
+  const big = JSON.stringify({ ...podReview('shop', pod()), padding: 'x'.repeat(6 * 1024 * 1024 + 1) });
+  it.each([
+    ['empty body', json, '', 400, /empty/i],
+    ['wrong content type', { 'content-type': 'text/plain' }, '{}', 415, /content-type/i],
+    ['no content type', {}, '{"a":1}', 415, /content-type/i],
+    ['invalid JSON', json, '{"apiVersion":', 400, /json/i],
+    ['body over 6 MiB', json, big, 413, /too large/i],
+    ['a JSON array', json, '[1,2]', 400, /AdmissionReview/],
+    ['a JSON string', json, '"hello"', 400, /AdmissionReview/],
+    ['the wrong kind', json, JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'Pod', request: { uid: 'x' } }), 400, /kind must be "AdmissionReview"/],
+    ['an unknown apiVersion', json, JSON.stringify({ apiVersion: 'admission.k8s.io/v2', kind: 'AdmissionReview', request: { uid: 'x' } }), 400, /apiVersion must be one of/],
+    ['no request', json, JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }), 400, /no request/],
+    ['no request.uid', json, JSON.stringify({ ...podReview('shop', pod()), request: { ...podReview('shop', pod()).request, uid: undefined } }), 400, /request\.uid is missing/],
+    ['request.kind missing', json, JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 'CREATE' } }), 400, /request\.kind/],
+    ['a bogus operation', json, JSON.stringify({ ...podReview('shop', pod()), request: { ...podReview('shop', pod()).request, operation: 'PATCH' } }), 400, /operation/],
+    ['object is not an object', json, JSON.stringify({ ...podReview('shop', pod()), request: { ...podReview('shop', pod()).request, object: [1] } }), 400, /request\.object/],
+    ['a __proto__ key', json, '{"__proto__":{"x":1},"apiVersion":"admission.k8s.io/v1"}', 400, /./],
+  ])('%s -> %s', async (_name, headers, payload, status, message) => {
+    for (const url of ['/mutate', '/validate']) {
+      const res = await app.inject({ method: 'POST', url, headers, payload });
+      expect(res.statusCode).toBe(status);
+      expect(res.json().message).toMatch(message);
+    }
+  });
+
+  it('GET on an admission path is 404, not a crash', async () => {
+    expect((await app.inject({ method: 'GET', url: '/mutate' })).statusCode).toBe(404);
+  });
+});
+
+describe('the AdmissionReview contract', () => {
+  const { app } = testApp([namespace('shop', { 'istio.io/dataplane-mode': 'ambient' })]);
+  const post = (url: string, body: unknown) => app.inject({ method: 'POST', url, headers: json, payload: JSON.stringify(body) });
+
+  it.each(['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'])('echoes %s and request.uid', async (apiVersion) => {
+    const body = podReview('shop', pod(), {});
+    const res = await post('/mutate', { ...body, apiVersion });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ apiVersion, kind: 'AdmissionReview', response: { uid: body.request.uid, allowed: true, patchType: 'JSONPatch' } });
+  });
+
+  it('a denial uses response.status with code and message', async () => {
+    const res = await post('/mutate', podReview('shop', pod({ labels: { 'istio.io/dataplane-mode': 'sidecar' } })));
+    const { response } = res.json();
+    expect(response.allowed).toBe(false);
+    expect(response.status.code).toBe(403);
+    expect(response.status.message).toMatch(/^\[dataplane-mode-invalid\] /);
+    expect(response.patch).toBeUndefined();
+  });
+
+  it('healthz and readyz', async () => {
+    expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
+    expect((await app.inject('/readyz')).statusCode).toBe(200);
+    const notReady = testApp([], undefined, false).app;
+    const res = await notReady.inject('/readyz');
+    expect(res.statusCode).toBe(503);
+    expect(res.json().pending).toEqual(['cache Namespace not synced']);
+  });
+});
