@@ -1,0 +1,792 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { parsePolicy } from '../../src/policy/load.js';
+import { VALIDATED_KINDS } from '../../src/validate/index.js';
+import { e2eBinaries } from './binaries.js';
+
+// The Helm chart, rendered by a real helm (helm lint, helm template) and installed into a real
+// kube-apiserver 1.34 (no controllers, no meshguard pods): what the API server accepts, and how its
+// admission chain treats requests while meshguard is unreachable, is the chart's real contract.
+
+const CHART = fileURLToPath(new URL('../../charts/meshguard', import.meta.url));
+const NS = 'meshguard-system';
+const CHART_META = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8'));
+const ISTIO_INJECTORS = ['istio-revision-tag-default', 'istio-sidecar-injector'];
+const ALWAYS_EXCLUDED = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system', NS];
+
+let helm: string;
+beforeAll(async () => {
+  helm = (await e2eBinaries()).helm;
+});
+
+function runHelm(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const run = spawnSync(helm, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 });
+  if (run.error) throw run.error;
+  return { ok: run.status === 0, stdout: run.stdout, stderr: run.stderr };
+}
+
+/**
+ * `helm template` of the chart as objects. Values go in with --set, or with --set-string when they
+ * start with `=`, or with --set-file when they start with `@`.
+ */
+function render(set: Record<string, string> = {}): any[] {
+  const args = ['template', 'meshguard', CHART, '--namespace', NS];
+  for (const [key, value] of Object.entries(set)) {
+    if (value.startsWith('=')) args.push('--set-string', `${key}${value}`);
+    else if (value.startsWith('@')) args.push('--set-file', `${key}=${value.slice(1)}`);
+    else args.push('--set', `${key}=${value}`);
+  }
+  const out = runHelm(args);
+  if (!out.ok) throw new Error(`helm template failed:\n${out.stderr}`);
+  return parseAllDocuments(out.stdout)
+    .map((d) => d.toJS())
+    .filter((o) => o !== null);
+}
+
+const only = (objects: any[], kind: string) => {
+  const found = objects.filter((o) => o.kind === kind);
+  expect(found, `exactly one ${kind}`).toHaveLength(1);
+  return found[0];
+};
+const mutating = (objects: any[]) => only(objects, 'MutatingWebhookConfiguration');
+const validating = (objects: any[]) => only(objects, 'ValidatingWebhookConfiguration');
+const allWebhooks = (objects: any[]): any[] => [...mutating(objects).webhooks, ...validating(objects).webhooks];
+const webhook = (objects: any[], name: string) => {
+  const found = allWebhooks(objects).find((w) => w.name === name);
+  expect(found, `webhook ${name}`).toBeDefined();
+  return found;
+};
+
+/** The English plural Kubernetes uses for these kinds' resources. */
+const resourceOf = (kind: string) =>
+  kind.toLowerCase().replace(/([^aeiou])y$/, '$1ie').replace(/s$/, 'se') + 's';
+
+/** (group, resource) -> operations over every rule of the webhooks, with scope. */
+function ruleTable(webhooks: any[]) {
+  const table = new Map<string, { operations: Set<string>; versions: Set<string>; scope: string; webhook: string }>();
+  for (const w of webhooks) {
+    for (const r of w.rules) {
+      for (const group of r.apiGroups) {
+        for (const resource of r.resources) {
+          const key = `${group}/${resource}`;
+          expect(table.has(key), `${key} in one webhook only`).toBe(false);
+          table.set(key, { operations: new Set(r.operations), versions: new Set(r.apiVersions), scope: r.scope, webhook: w.name });
+        }
+      }
+    }
+  }
+  return table;
+}
+
+function selectorExpressions(w: any): any[] {
+  return w.namespaceSelector?.matchExpressions ?? [];
+}
+
+describe('helm lint', () => {
+  it.each([
+    ['defaults', []],
+    ['cert-manager', ['--set', 'tls.mode=cert-manager']],
+    ['opt-out', ['--set', 'webhook.namespaceSelection=opt-out']],
+    ['everything on', ['--set', 'metrics.serviceMonitor.enabled=true,metrics.dashboard.enabled=true', '--set-string', 'policy=clusterDefaultMode: ambient']],
+  ])('%s: passes helm lint --strict', (_name, args) => {
+    const out = runHelm(['lint', '--strict', CHART, '--namespace', NS, ...args]);
+    expect(out.stdout + out.stderr).toContain('0 chart(s) failed');
+    expect(out.ok).toBe(true);
+  });
+});
+
+describe('helm template, default values', () => {
+  let objects: any[];
+  beforeAll(() => {
+    objects = render();
+  });
+
+  it('renders the expected objects and nothing optional', () => {
+    const kinds = objects.map((o) => o.kind).sort();
+    expect(kinds).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Deployment',
+        'MutatingWebhookConfiguration',
+        'PodDisruptionBudget',
+        'Secret',
+        'Service',
+        'ServiceAccount',
+        'ValidatingWebhookConfiguration',
+      ].sort(),
+    );
+    for (const o of objects.filter((o) => !o.kind.startsWith('Cluster') && !o.kind.endsWith('WebhookConfiguration'))) {
+      expect(o.metadata.namespace, `${o.kind} namespace`).toBe(NS);
+    }
+  });
+
+  it('names the mutating configuration so kube-apiserver runs it before Istio sidecar injection', () => {
+    const name: string = mutating(objects).metadata.name;
+    expect(name).toBe('00-meshguard-pod-mode');
+    // kube-apiserver sorts configurations by name with Go's byte-wise string order; for these ASCII
+    // names JavaScript's default sort is the same order.
+    for (const istio of ISTIO_INJECTORS) expect(name < istio, `${name} < ${istio}`).toBe(true);
+    expect([...ISTIO_INJECTORS, name].sort()[0]).toBe(name);
+  });
+
+  it('mutates pods at CREATE, failing open, reinvoked if later webhooks change the pod', () => {
+    const [w, ...rest] = mutating(objects).webhooks;
+    expect(rest).toEqual([]);
+    expect(w.name).toBe('pod-mode.meshguard.io');
+    expect(w.failurePolicy).toBe('Ignore');
+    expect(w.reinvocationPolicy).toBe('IfNeeded');
+    expect(w.timeoutSeconds).toBe(3);
+    expect(w.clientConfig.service.path).toBe('/mutate');
+    expect(w.rules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
+  });
+
+  it('validates every kind meshguard validates, with the right operations', () => {
+    const table = ruleTable(validating(objects).webhooks);
+    const expected: Record<string, { operations: string[]; versions: string[] }> = {};
+    for (const [group, kinds] of Object.entries(VALIDATED_KINDS)) {
+      for (const kind of kinds) {
+        const versions = group === 'security.istio.io' ? ['v1', 'v1beta1']
+          : group === 'networking.istio.io' ? ['v1', 'v1beta1', 'v1alpha3']
+          : group === 'gateway.networking.k8s.io' ? ['v1', 'v1beta1']
+          : ['v1'];
+        const operations = group === 'gateway.networking.k8s.io' ? ['CREATE', 'UPDATE', 'DELETE']
+          : kind === 'Pod' ? ['CREATE']
+          : ['CREATE', 'UPDATE'];
+        expected[`${group}/${resourceOf(kind)}`] = { operations, versions };
+      }
+    }
+    expect([...table.keys()].sort()).toEqual(Object.keys(expected).sort());
+    for (const [key, want] of Object.entries(expected)) {
+      const got = table.get(key)!;
+      expect([...got.operations].sort(), `${key} operations`).toEqual([...want.operations].sort());
+      expect([...got.versions].sort(), `${key} versions`).toEqual([...want.versions].sort());
+    }
+    // Cluster-scoped kinds have their own entries: a namespaceSelector means something else there.
+    expect(table.get('/namespaces')).toMatchObject({ scope: 'Cluster', webhook: 'namespaces.validate.meshguard.io' });
+    expect(table.get('gateway.networking.k8s.io/gatewayclasses')).toMatchObject({ scope: 'Cluster', webhook: 'gatewayclasses.validate.meshguard.io' });
+    for (const [key, rule] of table) {
+      if (!key.endsWith('/namespaces') && !key.endsWith('/gatewayclasses')) expect(rule.scope, key).toBe('Namespaced');
+    }
+  });
+
+  it('fails closed on validation, except for pods, which never block on meshguard', () => {
+    for (const w of validating(objects).webhooks) {
+      expect(w.failurePolicy, w.name).toBe(w.name === 'pods.validate.meshguard.io' ? 'Ignore' : 'Fail');
+      expect(w.timeoutSeconds, w.name).toBe(5);
+      expect(w.clientConfig.service.path, w.name).toBe('/validate');
+    }
+  });
+
+  it('sets the common webhook fields on every webhook', () => {
+    const service = only(objects, 'Service');
+    for (const w of allWebhooks(objects)) {
+      expect(w.name, 'a fully qualified name').toMatch(/^[a-z0-9-]+(\.[a-z0-9-]+)*\.meshguard\.io$/);
+      expect(w.sideEffects, w.name).toBe('None');
+      expect(w.admissionReviewVersions, w.name).toEqual(['v1']);
+      expect(w.matchPolicy, w.name).toBe('Equivalent');
+      expect(w.clientConfig.service).toMatchObject({ name: service.metadata.name, namespace: NS, port: 443 });
+    }
+  });
+
+  it('leaves system namespaces, its own and opted-out ones alone, and selects only opted-in ones (opt-in)', () => {
+    for (const w of allWebhooks(objects)) {
+      if (w.name === 'gatewayclasses.validate.meshguard.io') {
+        expect(w.namespaceSelector, 'no namespaceSelector on a cluster-scoped kind').toBeUndefined();
+        continue;
+      }
+      const exprs = selectorExpressions(w);
+      const names = exprs.find((e) => e.key === 'kubernetes.io/metadata.name');
+      expect(names.operator, w.name).toBe('NotIn');
+      expect([...names.values].sort(), w.name).toEqual([...ALWAYS_EXCLUDED].sort());
+      expect(exprs, w.name).toContainEqual({ key: 'meshguard.io/enforcement', operator: 'NotIn', values: ['off'] });
+      expect(exprs, w.name).toContainEqual({ key: 'meshguard.io/enforcement', operator: 'Exists' });
+      expect(exprs, w.name).toHaveLength(3);
+      expect(w.namespaceSelector.matchLabels, w.name).toBeUndefined();
+    }
+  });
+
+  it('skips updates that cannot change the answer, with CEL guarded for absent fields and null objects', () => {
+    const conditions = (name: string): any[] => webhook(objects, name).matchConditions ?? [];
+    for (const name of ['services.validate.meshguard.io', 'namespaces.validate.meshguard.io']) {
+      const [c, ...rest] = conditions(name);
+      expect(rest).toEqual([]);
+      expect(c.expression.replace(/\s+/g, ' ')).toBe(
+        "request.operation != 'UPDATE' || (has(object.metadata.labels) ? object.metadata.labels : {}) != (has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})",
+      );
+    }
+    for (const name of ['validate.meshguard.io', 'gatewayclasses.validate.meshguard.io']) {
+      const [c] = conditions(name);
+      for (const field of ['object.metadata.labels', 'object.metadata.annotations', 'object.spec']) {
+        expect(c.expression, `${name} compares ${field}`).toContain(`has(${field})`);
+      }
+    }
+    for (const w of allWebhooks(objects)) {
+      for (const c of w.matchConditions ?? []) {
+        // object is null on DELETE and oldObject on CREATE: every condition settles those first.
+        expect(c.expression.trim(), `${w.name}/${c.name}`).toMatch(/^request\.operation != 'UPDATE' \|\|/);
+        expect(c.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      }
+    }
+  });
+
+  it('grants get, list and watch on exactly the kinds the informers read', () => {
+    const role = only(objects, 'ClusterRole');
+    const grants = new Set<string>();
+    for (const rule of role.rules) {
+      expect(Object.keys(rule).sort()).toEqual(['apiGroups', 'resources', 'verbs']);
+      for (const g of rule.apiGroups) for (const r of rule.resources) for (const v of rule.verbs) grants.add(`${g}/${r}/${v}`);
+    }
+    const expected = [
+      ['', 'namespaces'],
+      ['', 'services'],
+      ['gateway.networking.k8s.io', 'gateways'],
+      ['gateway.networking.k8s.io', 'gatewayclasses'],
+      ['networking.istio.io', 'serviceentries'],
+    ].flatMap(([g, r]) => ['get', 'list', 'watch'].map((v) => `${g}/${r}/${v}`));
+    expect([...grants].sort()).toEqual(expected.sort());
+    expect(objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding')).toEqual([]);
+
+    const binding = only(objects, 'ClusterRoleBinding');
+    const sa = only(objects, 'ServiceAccount');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }]);
+  });
+
+  it('runs two hardened replicas spread over nodes, probed over HTTPS', () => {
+    const deploy = only(objects, 'Deployment');
+    const pod = deploy.spec.template.spec;
+    expect(deploy.spec.replicas).toBe(2);
+    expect(pod.serviceAccountName).toBe(only(objects, 'ServiceAccount').metadata.name);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(Number.isInteger(pod.securityContext.runAsUser) && pod.securityContext.runAsUser > 0).toBe(true);
+
+    const [c, ...sidecars] = pod.containers;
+    expect(sidecars).toEqual([]);
+    expect(c.image).toBe(`meshguard:${CHART_META.appVersion}`);
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(c.securityContext.privileged).toBeUndefined();
+    expect(c.resources.requests).toMatchObject({ cpu: expect.anything(), memory: expect.anything() });
+    expect(c.resources.limits.memory).toBeDefined();
+
+    const port = (name: string) => c.ports.find((p: any) => p.name === name)?.containerPort;
+    expect(port('https')).toBe(8443);
+    expect(port('metrics')).toBe(9090);
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
+
+    expect(c.args).toEqual(
+      expect.arrayContaining(['serve', '--port=8443', '--metrics-port=9090', '--tls-cert=/etc/meshguard/tls/tls.crt', '--tls-key=/etc/meshguard/tls/tls.key', '--log-level=info']),
+    );
+    expect(c.args[0]).toBe('serve');
+    expect(c.args.some((a: string) => a.startsWith('--policy'))).toBe(false);
+    // Mounted as a directory (no subPath), so a rotated Secret reaches the running pod.
+    const tlsMount = c.volumeMounts.find((m: any) => m.mountPath === '/etc/meshguard/tls');
+    expect(tlsMount).toMatchObject({ readOnly: true });
+    expect(tlsMount.subPath).toBeUndefined();
+    const tlsVolume = pod.volumes.find((v: any) => v.name === tlsMount.name);
+    expect(tlsVolume.secret.secretName).toBe(only(objects, 'Secret').metadata.name);
+
+    const term = pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+    expect(term.topologyKey).toBe('kubernetes.io/hostname');
+    expect(term.labelSelector.matchLabels).toEqual(deploy.spec.selector.matchLabels);
+    expect(deploy.spec.template.metadata.labels).toMatchObject(deploy.spec.selector.matchLabels);
+    expect(pod.priorityClassName).toBeUndefined();
+  });
+
+  it('keeps one replica during voluntary disruptions', () => {
+    const pdb = only(objects, 'PodDisruptionBudget');
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual(only(objects, 'Deployment').spec.selector.matchLabels);
+  });
+
+  it('exposes 443 -> 8443 for kube-apiserver and the metrics port', () => {
+    const svc = only(objects, 'Service');
+    expect(svc.spec.selector).toEqual(only(objects, 'Deployment').spec.selector.matchLabels);
+    expect(svc.spec.ports).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'https', port: 443, targetPort: 'https' }),
+        expect.objectContaining({ name: 'metrics', port: 9090, targetPort: 'metrics' }),
+      ]),
+    );
+  });
+
+  it('generates a CA and a serving certificate for the Service names, and gives both configurations the CA', () => {
+    const secret = only(objects, 'Secret');
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const pem = (key: string) => Buffer.from(secret.data[key], 'base64').toString();
+    const ca = new X509Certificate(pem('ca.crt'));
+    const cert = new X509Certificate(pem('tls.crt'));
+    expect(ca.ca).toBe(true);
+    expect(cert.checkIssued(ca) && cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(pem('tls.key')))).toBe(true);
+    const svc = only(objects, 'Service').metadata.name;
+    const sans = cert.subjectAltName!.split(', ').map((s) => s.replace(/^DNS:/, ''));
+    expect(sans.sort()).toEqual([svc, `${svc}.${NS}`, `${svc}.${NS}.svc`, `${svc}.${NS}.svc.cluster.local`].sort());
+    for (const w of allWebhooks(objects)) expect(w.clientConfig.caBundle, w.name).toBe(secret.data['ca.crt']);
+    for (const config of [mutating(objects), validating(objects)]) {
+      expect(config.metadata.annotations?.['cert-manager.io/inject-ca-from']).toBeUndefined();
+    }
+  });
+});
+
+describe('helm template, variants', () => {
+  it('cert-manager: a CA chain and serving Certificate, and cainjector annotations instead of caBundle', () => {
+    const objects = render({ 'tls.mode': 'cert-manager' });
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    const issuers = objects.filter((o) => o.kind === 'Issuer');
+    const certs = objects.filter((o) => o.kind === 'Certificate');
+    expect(issuers.map((i) => Object.keys(i.spec)[0]).sort()).toEqual(['ca', 'selfSigned']);
+    const caCert = certs.find((c) => c.spec.isCA);
+    const serving = certs.find((c) => !c.spec.isCA);
+    expect(caCert.spec.issuerRef.name).toBe(issuers.find((i) => i.spec.selfSigned).metadata.name);
+    const caIssuer = issuers.find((i) => i.spec.ca);
+    expect(caIssuer.spec.ca.secretName).toBe(caCert.spec.secretName);
+    expect(serving.spec.issuerRef).toEqual({ name: caIssuer.metadata.name, kind: 'Issuer', group: 'cert-manager.io' });
+
+    const svc = only(objects, 'Service').metadata.name;
+    expect(serving.spec.dnsNames.sort()).toEqual([svc, `${svc}.${NS}`, `${svc}.${NS}.svc`, `${svc}.${NS}.svc.cluster.local`].sort());
+    const pod = only(objects, 'Deployment').spec.template.spec;
+    expect(pod.volumes.find((v: any) => v.name === 'tls').secret.secretName).toBe(serving.spec.secretName);
+
+    for (const config of [mutating(objects), validating(objects)]) {
+      expect(config.metadata.annotations['cert-manager.io/inject-ca-from']).toBe(`${NS}/${serving.metadata.name}`);
+    }
+    for (const w of allWebhooks(objects)) expect(w.clientConfig.caBundle, w.name).toBeUndefined();
+  });
+
+  it('cert-manager with a given issuer: no Issuers of its own', () => {
+    const objects = render({ 'tls.mode': 'cert-manager', 'tls.certManager.issuerRef.name': 'corp-ca', 'tls.certManager.issuerRef.kind': 'ClusterIssuer' });
+    expect(objects.filter((o) => o.kind === 'Issuer')).toEqual([]);
+    const [serving, ...more] = objects.filter((o) => o.kind === 'Certificate');
+    expect(more).toEqual([]);
+    expect(serving.spec.issuerRef).toEqual({ name: 'corp-ca', kind: 'ClusterIssuer' });
+  });
+
+  it('secret: the given Secret and CA bundle', () => {
+    const caBundle = Buffer.from('-----BEGIN CERTIFICATE-----\n...\n').toString('base64');
+    const objects = render({ 'tls.mode': 'secret', 'tls.secret.name': 'my-tls', 'tls.secret.caBundle': caBundle });
+    expect(objects.filter((o) => ['Secret', 'Certificate', 'Issuer'].includes(o.kind))).toEqual([]);
+    for (const w of allWebhooks(objects)) expect(w.clientConfig.caBundle).toBe(caBundle);
+    expect(only(objects, 'Deployment').spec.template.spec.volumes.find((v: any) => v.name === 'tls').secret.secretName).toBe('my-tls');
+  });
+
+  it('opt-out: every namespace but the excluded and opted-out ones', () => {
+    const objects = render({ 'webhook.namespaceSelection': 'opt-out', 'webhook.excludedNamespaces': '{cert-manager,monitoring}' });
+    for (const w of allWebhooks(objects).filter((w) => w.name !== 'gatewayclasses.validate.meshguard.io')) {
+      const exprs = selectorExpressions(w);
+      expect(exprs, w.name).toHaveLength(2);
+      expect([...exprs.find((e) => e.key === 'kubernetes.io/metadata.name').values].sort()).toEqual(
+        [...ALWAYS_EXCLUDED, 'cert-manager', 'monitoring'].sort(),
+      );
+      expect(exprs).toContainEqual({ key: 'meshguard.io/enforcement', operator: 'NotIn', values: ['off'] });
+    }
+  });
+
+  it('policy: a ConfigMap meshguard can load, passed with --policy, rolling pods when it changes', () => {
+    const file = fileURLToPath(new URL('../../policies/default.yaml', import.meta.url));
+    const text = readFileSync(file, 'utf8');
+    const withPolicy = render({ policy: `@${file}` });
+    const cm = withPolicy.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-policy'));
+    expect(cm.data['policy.yaml'].trim()).toBe(text.trim());
+    expect(() => parsePolicy(cm.data['policy.yaml'])).not.toThrow();
+    const deploy = only(withPolicy, 'Deployment');
+    const c = deploy.spec.template.spec.containers[0];
+    expect(c.args).toContain('--policy=/etc/meshguard/policy/policy.yaml');
+    const mount = c.volumeMounts.find((m: any) => m.mountPath === '/etc/meshguard/policy');
+    expect(deploy.spec.template.spec.volumes.find((v: any) => v.name === mount.name).configMap.name).toBe(cm.metadata.name);
+
+    const asMap = render({ 'policy.clusterDefaultMode': 'sidecar' });
+    const cm2 = asMap.find((o) => o.kind === 'ConfigMap');
+    expect(parsePolicy(cm2.data['policy.yaml']).clusterDefaultMode).toBe('sidecar');
+    const checksum = (objects: any[]) => only(objects, 'Deployment').spec.template.metadata.annotations['checksum/policy'];
+    expect(checksum(withPolicy)).not.toBe(checksum(asMap));
+    expect(checksum(render({ 'policy.clusterDefaultMode': 'sidecar' }))).toBe(checksum(asMap));
+  });
+
+  it('one replica: no PodDisruptionBudget that would block node drains', () => {
+    expect(render({ replicaCount: '1' }).filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
+  });
+
+  it('priorityClassName, mutating namePrefix and failure policies are configurable', () => {
+    const objects = render({
+      priorityClassName: 'meshguard-critical',
+      'webhook.namePrefix': 'a-',
+      'webhook.validating.podsFailurePolicy': 'Fail',
+      'webhook.mutating.failurePolicy': 'Fail',
+    });
+    expect(only(objects, 'Deployment').spec.template.spec.priorityClassName).toBe('meshguard-critical');
+    expect(mutating(objects).metadata.name).toBe('a-meshguard-pod-mode');
+    expect(webhook(objects, 'pods.validate.meshguard.io').failurePolicy).toBe('Fail');
+    expect(webhook(objects, 'pod-mode.meshguard.io').failurePolicy).toBe('Fail');
+  });
+
+  it('metrics: a ServiceMonitor on the metrics port and the Grafana dashboard ConfigMap', () => {
+    const objects = render({ 'metrics.serviceMonitor.enabled': 'true', 'metrics.dashboard.enabled': 'true' });
+    const sm = only(objects, 'ServiceMonitor');
+    expect(sm.spec.endpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);
+    expect(only(objects, 'Service').metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.labels.grafana_dashboard === '1');
+    expect(JSON.parse(cm.data['meshguard.json'])).toEqual(JSON.parse(readFileSync(join(CHART, 'dashboards/meshguard.json'), 'utf8')));
+  });
+});
+
+describe('Grafana dashboard', () => {
+  const dashboard = JSON.parse(readFileSync(join(CHART, 'dashboards/meshguard.json'), 'utf8'));
+  const exprs: string[] = dashboard.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr));
+
+  it.each([
+    'sum by (mode) (rate(meshguard_pod_mode_decisions_total[5m]))',
+    'sum by (mode, rule) (rate(meshguard_pod_mode_decisions_total[5m]))',
+    'sum by (rule) (rate(meshguard_validation_findings_total{result="denied"}[5m]))',
+    'sum by (webhook, kind) (rate(meshguard_admission_requests_total{result="denied"}[5m]))',
+    'histogram_quantile(0.5, sum by (le, webhook) (rate(meshguard_admission_duration_seconds_bucket[5m])))',
+    'histogram_quantile(0.99, sum by (le, webhook) (rate(meshguard_admission_duration_seconds_bucket[5m])))',
+    'min by (kind) (meshguard_cache_synced)',
+  ])('has a panel for %s', (expr) => {
+    expect(exprs).toContain(expr);
+  });
+
+  it('has unique panel ids and a Prometheus data source variable', () => {
+    const ids = dashboard.panels.map((p: any) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(dashboard.templating.list).toContainEqual(expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }));
+  });
+});
+
+describe('values.schema.json', () => {
+  it.each([
+    ['a mutating name that sorts after Istio', { 'webhook.namePrefix': 'istio-' }],
+    ['a mutating name that sorts after Istio (no prefix)', { 'webhook.namePrefix': '=' }],
+    ['a mutating prefix starting with i', { 'webhook.namePrefix': 'is-' }],
+    ['an unknown namespace selection', { 'webhook.namespaceSelection': 'all' }],
+    ['an unknown TLS mode', { 'tls.mode': 'none' }],
+    ['secret mode without a secret', { 'tls.mode': 'secret' }],
+    ['a lower-case failure policy', { 'webhook.validating.failurePolicy': 'fail' }],
+    ['a timeout above 30 seconds', { 'webhook.mutating.timeoutSeconds': '31' }],
+    ['zero replicas', { replicaCount: '0' }],
+    ['an unknown value', { replicas: '3' }],
+    ['a misspelt nested value', { 'webhook.namespaceSelecton': 'opt-in' }],
+    ['an unknown log level', { logLevel: 'verbose' }],
+  ])('rejects %s', (_name, set) => {
+    expect(() => render(set)).toThrow(/schema/);
+  });
+
+  it('every namePrefix the schema accepts sorts before Istio injectors, whatever follows it', () => {
+    const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8'));
+    const pattern = new RegExp(schema.properties.webhook.properties.namePrefix.pattern);
+    fc.assert(
+      fc.property(fc.stringMatching(pattern), fc.stringMatching(/^[a-z0-9][-a-z0-9]*$/), (prefix, rest) => {
+        for (const istio of ISTIO_INJECTORS) expect(prefix + rest < istio).toBe(true);
+      }),
+    );
+    expect(pattern.test('00-')).toBe(true);
+  });
+});
+
+// A throwaway etcd + kube-apiserver: the API server validates every object the chart makes (CEL in
+// matchConditions is compiled and type-checked on create), and with no meshguard pods behind the
+// Service, every request that reaches a webhook fails to call it. So under failurePolicy Fail a
+// rejected request proves the webhook was called, and an allowed one that it was skipped (by the
+// namespaceSelector or a matchCondition, which also must not error at runtime).
+describe('installed into kube-apiserver 1.34', () => {
+  const TOKEN = 'meshguard-e2e-admin-token';
+  let dir: string;
+  let api: (method: string, path: string, body?: unknown, contentType?: string) => Promise<{ status: number; body: any }>;
+  const procs: ChildProcess[] = [];
+  let kubeconfig: string;
+
+  const freePort = () =>
+    new Promise<number>((resolve, reject) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
+      s.on('error', reject);
+    });
+
+  const start = (name: string, bin: string, args: string[]) => {
+    const log = openSync(join(dir, `${name}.log`), 'w');
+    const p = spawn(bin, args, { stdio: ['ignore', log, log] });
+    procs.push(p);
+    return p;
+  };
+
+  const logTail = (name: string) => readFileSync(join(dir, `${name}.log`), 'utf8').split('\n').slice(-40).join('\n');
+
+  beforeAll(async () => {
+    const bins = await e2eBinaries();
+    dir = mkdtempSync(join(tmpdir(), 'meshguard-chart-e2e-'));
+    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    start('etcd', bins.etcd, [
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+      '--unsafe-no-fsync',
+    ]);
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'tokens.csv'), `${TOKEN},admin,admin,"system:masters"\n`);
+    start('kube-apiserver', bins.kubeApiserver, [
+      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'certs')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${join(dir, 'sa.key')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      // Resolve webhook Services through their endpoints: with no meshguard pods there are none,
+      // so a webhook call fails at once instead of waiting for a ClusterIP nobody routes.
+      '--enable-aggregator-routing=true',
+    ]);
+
+    api = (method, path, body, contentType = 'application/json') =>
+      new Promise((resolve, reject) => {
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: apiPort,
+            method,
+            path,
+            rejectUnauthorized: false,
+            headers: { authorization: `Bearer ${TOKEN}`, accept: 'application/json', ...(payload ? { 'content-type': contentType } : {}) },
+          },
+          (res) => {
+            let data = '';
+            res.on('data', (d) => (data += d));
+            res.on('end', () => {
+              let parsed: any = data;
+              try {
+                parsed = JSON.parse(data);
+              } catch {
+                // /readyz answers text
+              }
+              resolve({ status: res.statusCode ?? 0, body: parsed });
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end(payload);
+      });
+
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const ready = await api('GET', '/readyz').catch(() => ({ status: 0 }));
+      if (ready.status === 200) break;
+      if (Date.now() > deadline || procs.some((p) => p.exitCode !== null)) {
+        throw new Error(`kube-apiserver did not become ready\n--- etcd ---\n${logTail('etcd')}\n--- kube-apiserver ---\n${logTail('kube-apiserver')}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+
+    kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'e2e', cluster: { server: `https://127.0.0.1:${apiPort}`, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'admin', user: { token: TOKEN } }],
+        contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'admin' } }],
+        'current-context': 'e2e',
+      }),
+      { mode: 0o600 },
+    );
+
+    // Everything the checks below update or delete exists before the webhooks do.
+    await mustCreate('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd('Gateway', 'gateways', 'Namespaced'));
+    await mustCreate('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd('GatewayClass', 'gatewayclasses', 'Cluster'));
+    for (const [name, labels] of [
+      ['opted', { 'meshguard.io/enforcement': 'enforce' }],
+      ['opted-2', { 'meshguard.io/enforcement': 'warn' }],
+      ['plain', {}],
+      ['disabled', { 'meshguard.io/enforcement': 'off' }],
+    ] as const) {
+      await mustCreate('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+      // No controller-manager creates it, and pods need it to be admitted.
+      await mustCreate(`/api/v1/namespaces/${name}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
+    }
+    await mustCreate('/api/v1/namespaces/opted/services', service('web'));
+    for (const plural of ['gateways', 'gatewayclasses']) {
+      await waitFor(async () => (await api('GET', `/apis/gateway.networking.k8s.io/v1/${plural}`)).status === 200);
+    }
+    await mustCreate('/apis/gateway.networking.k8s.io/v1/namespaces/opted/gateways', gateway('waypoint'));
+    await mustCreate('/apis/gateway.networking.k8s.io/v1/gatewayclasses', gatewayClass('istio-waypoint'));
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const p of procs.reverse()) {
+      if (p.exitCode === null) {
+        p.kill('SIGTERM');
+        await new Promise((r) => p.once('exit', r));
+      }
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function mustCreate(collection: string, obj: any) {
+    const res = await api('POST', collection, obj);
+    if (res.status !== 201) throw new Error(`create ${collection} ${obj.metadata.name}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  async function waitFor(check: () => Promise<boolean>, ms = 30_000) {
+    const deadline = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  const crd = (kind: string, plural: string, scope: string) => ({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${plural}.gateway.networking.k8s.io`,
+      // *.k8s.io groups need this annotation; "unapproved" marks a stand-in for the real CRD.
+      annotations: { 'api-approved.kubernetes.io': 'unapproved, schemaless stand-in for tests' },
+    },
+    spec: {
+      group: 'gateway.networking.k8s.io',
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      scope,
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
+    },
+  });
+  const service = (name: string, labels: Record<string, string> = {}) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, labels },
+    spec: { ports: [{ port: 80 }] },
+  });
+  const gateway = (name: string) => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name, labels: { 'istio.io/waypoint-for': 'service' } },
+    spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+  });
+  const gatewayClass = (name: string) => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'GatewayClass',
+    metadata: { name },
+    spec: { controllerName: 'istio.io/mesh-controller' },
+  });
+  const pod = (name: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: { containers: [{ name: 'app', image: 'busybox' }] },
+  });
+  const merge = (path: string, patch: unknown) => api('PATCH', path, patch, 'application/merge-patch+json');
+
+  /** What happened to a request: admitted, or which webhook it failed to call. */
+  function outcome(res: { status: number; body: any }) {
+    if (res.status >= 200 && res.status < 300) return 'admitted';
+    const message: string = res.body?.message ?? JSON.stringify(res.body);
+    // Only reached once the selectors matched and every matchCondition evaluated to true.
+    const called = /failed calling webhook "([^"]+)": failed to call webhook/.exec(message);
+    return called ? `called ${called[1]}` : `error ${res.status}: ${message}`;
+  }
+
+  it('helm install succeeds: kube-apiserver accepts every object, CEL included', () => {
+    const out = runHelm(['install', 'meshguard', CHART, '--namespace', NS, '--create-namespace', '--kubeconfig', kubeconfig]);
+    expect(out.ok, out.stderr).toBe(true);
+    // The memoised generated certificate lives only in the rendering, never in the stored values.
+    const values = runHelm(['get', 'values', 'meshguard', '--all', '--namespace', NS, '--kubeconfig', kubeconfig]);
+    expect(values.ok).toBe(true);
+    expect(values.stdout).not.toMatch(/PRIVATE KEY|__meshguard/);
+  });
+
+  it('helm upgrade keeps the generated CA and certificate', async () => {
+    const before = await api('GET', `/api/v1/namespaces/${NS}/secrets/meshguard-tls`);
+    const out = runHelm(['upgrade', 'meshguard', CHART, '--namespace', NS, '--kubeconfig', kubeconfig, '--set', 'logLevel=debug']);
+    expect(out.ok, out.stderr).toBe(true);
+    const after = await api('GET', `/api/v1/namespaces/${NS}/secrets/meshguard-tls`);
+    expect(after.body.data).toEqual(before.body.data);
+    const config = await api('GET', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/00-meshguard-pod-mode');
+    expect(config.body.webhooks[0].clientConfig.caBundle).toBe(before.body.data['ca.crt']);
+    const deploy = await api('GET', `/apis/apps/v1/namespaces/${NS}/deployments/meshguard`);
+    expect(deploy.body.spec.template.spec.containers[0].args).toContain('--log-level=debug');
+  });
+
+  it('pods are created while meshguard is down (mutation and pod validation fail open)', async () => {
+    expect(outcome(await api('POST', '/api/v1/namespaces/opted/pods', pod('app')))).toBe('admitted');
+  });
+
+  it.each([
+    ['a Service in an opted-in namespace', 'opted', 'called services.validate.meshguard.io'],
+    ['a Service in a namespace without the label (opt-in)', 'plain', 'admitted'],
+    ['a Service in a namespace labelled off', 'disabled', 'admitted'],
+    ['a Service in the release namespace', NS, 'admitted'],
+    ['a Service in kube-system', 'kube-system', 'admitted'],
+  ])('creating %s: %s', async (_name, ns, expected) => {
+    expect(outcome(await api('POST', `/api/v1/namespaces/${ns}/services`, service('new')))).toBe(expected);
+  });
+
+  it('Service updates reach meshguard only when labels change', async () => {
+    const path = '/api/v1/namespaces/opted/services/web';
+    expect(outcome(await merge(path, { spec: { ports: [{ name: 'http', port: 80 }, { name: 'https', port: 443 }] } }))).toBe('admitted');
+    expect(outcome(await merge(path, { metadata: { annotations: { note: 'x' } } }))).toBe('admitted');
+    expect(outcome(await merge(path, { metadata: { labels: { 'istio.io/use-waypoint': 'waypoint' } } }))).toBe('called services.validate.meshguard.io');
+  });
+
+  it('Namespace changes reach meshguard for the namespace itself, and never block opting out', async () => {
+    const path = '/api/v1/namespaces/opted-2';
+    expect(outcome(await merge(path, { metadata: { annotations: { note: 'x' } } }))).toBe('admitted');
+    expect(outcome(await merge(path, { metadata: { labels: { 'istio.io/dataplane-mode': 'ambient' } } }))).toBe('called namespaces.validate.meshguard.io');
+    expect(outcome(await merge(path, { metadata: { labels: { 'meshguard.io/enforcement': 'off' } } }))).toBe('admitted');
+    const ns = (name: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+    expect(outcome(await api('POST', '/api/v1/namespaces', ns('new-opted', { 'meshguard.io/enforcement': 'enforce' })))).toBe('called namespaces.validate.meshguard.io');
+    expect(outcome(await api('POST', '/api/v1/namespaces', ns('new-plain', {})))).toBe('admitted');
+  });
+
+  it('Gateway changes reach meshguard unless only metadata bookkeeping changed; DELETE does too', async () => {
+    const path = '/apis/gateway.networking.k8s.io/v1/namespaces/opted/gateways/waypoint';
+    expect(outcome(await merge(path, { metadata: { finalizers: ['example.com/keep'] } }))).toBe('admitted');
+    expect(outcome(await merge(path, { spec: { listeners: [{ name: 'mesh', port: 15009, protocol: 'HBONE' }] } }))).toBe('called validate.meshguard.io');
+    expect(outcome(await api('DELETE', path))).toBe('called validate.meshguard.io');
+    expect(outcome(await api('POST', '/apis/gateway.networking.k8s.io/v1/namespaces/plain/gateways', gateway('other')))).toBe('admitted');
+  });
+
+  it('GatewayClasses reach meshguard in every namespace selection (cluster-scoped), except finalizer churn', async () => {
+    const path = '/apis/gateway.networking.k8s.io/v1/gatewayclasses/istio-waypoint';
+    expect(outcome(await merge(path, { metadata: { finalizers: ['gateway-exists-finalizer.gateway.networking.k8s.io'] } }))).toBe('admitted');
+    expect(outcome(await merge(path, { metadata: { labels: { 'istio.io/waypoint-for': 'all' } } }))).toBe('called gatewayclasses.validate.meshguard.io');
+    expect(outcome(await api('POST', '/apis/gateway.networking.k8s.io/v1/gatewayclasses', gatewayClass('other')))).toBe('called gatewayclasses.validate.meshguard.io');
+    expect(outcome(await api('DELETE', path))).toBe('called gatewayclasses.validate.meshguard.io');
+  });
+
+  it('helm uninstall removes the webhooks, so nothing is blocked any more', async () => {
+    const out = runHelm(['uninstall', 'meshguard', '--namespace', NS, '--kubeconfig', kubeconfig]);
+    expect(out.ok, out.stderr).toBe(true);
+    expect(outcome(await api('POST', '/api/v1/namespaces/opted/services', service('after')))).toBe('admitted');
+  });
+});
