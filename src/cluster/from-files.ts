@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { KubeObject } from '../kube.js';
 import { isRecord } from '../kube.js';
 import { ClusterStore } from './snapshot.js';
@@ -13,6 +13,8 @@ export interface ManifestDoc {
   /** 1-based line of the document's start. */
   line: number;
   object: KubeObject;
+  /** 1-based line of a field of the object (map keys and array indexes), if the field exists. */
+  fieldLine?(path: ReadonlyArray<string | number>): number | undefined;
 }
 
 export class ManifestError extends Error {
@@ -52,17 +54,39 @@ export function parseManifests(text: string, file: string): ManifestDoc[] {
   const out: ManifestDoc[] = [];
   let index = 0;
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    const line = lines.linePos(doc.range?.[0] ?? 0).line;
+    // The first line of content, not of the comments before it.
+    const line = lines.linePos(doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0).line;
     const error = doc.errors[0];
     if (error) throw new ManifestError(file, lines.linePos(error.pos[0]).line, error.message.split('\n')[0]);
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) continue;
     if (!isRecord(value)) throw new ManifestError(file, line, 'a document must be a Kubernetes object (a mapping)');
     const items = typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items) ? value.items : [value];
-    for (const item of items) if (isRecord(item)) out.push({ file, index, line, object: item as KubeObject });
+    items.forEach((item, i) => {
+      if (!isRecord(item)) return;
+      const base = items === value.items ? ['items', i] : [];
+      const fieldLine = (path: ReadonlyArray<string | number>) => {
+        const offset = fieldOffset(doc, [...base, ...path]);
+        return offset === undefined ? undefined : lines.linePos(offset).line;
+      };
+      out.push({ file, index, line, object: item as KubeObject, fieldLine });
+    });
     index++;
   }
   return out;
+}
+
+/** Where a field starts: its key in a mapping (so a nested block points at its key's line), or its item in a sequence. */
+function fieldOffset(doc: Document, path: Array<string | number>): number | undefined {
+  if (!path.length) return doc.contents?.range?.[0];
+  const parent = doc.getIn(path.slice(0, -1), true);
+  const last = path[path.length - 1];
+  if (isMap(parent)) {
+    const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === last);
+    return isNode(pair?.key) ? pair.key.range?.[0] : undefined;
+  }
+  const node = doc.getIn(path, true);
+  return isNode(node) ? node.range?.[0] : undefined;
 }
 
 export function readManifests(paths: string[]): ManifestDoc[] {
