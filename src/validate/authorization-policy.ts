@@ -1,4 +1,283 @@
-import type { Validator } from './index.js';
+import type { ClusterSnapshot, SnapshotKind } from '../cluster/snapshot.js';
+import { finding, type Finding } from '../findings.js';
+import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf, type KubeObject } from '../kube.js';
+import { ISTIO } from '../labels.js';
+import { namespaceConfig } from '../policy/namespace-config.js';
+import type { Policy } from '../policy/types.js';
+import type { ValidationContext, Validator } from './index.js';
+import { findRuleAttributes, removedWhenKeyAdvice, type RuleAttribute } from './l7-attributes.js';
 
-// Placeholder until the validation issue fills it in.
-export const validateAuthorizationPolicy: Validator = () => [];
+const VERSIONS = ['v1', 'v1beta1'];
+const MAX_TARGET_REFS = 16;
+const GATEWAY_API = 'gateway.networking.k8s.io';
+
+/** Target kinds istiod accepts and their groups (allowedTargetRefs in pkg/config/validation/validation.go). */
+const TARGET_GROUPS: Record<string, string> = {
+  Gateway: GATEWAY_API,
+  GatewayClass: GATEWAY_API,
+  Service: '',
+  ServiceEntry: 'networking.istio.io',
+};
+
+const isSet = (value: unknown) => value !== undefined && value !== null;
+const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+interface TargetRef {
+  path: string;
+  kind: string;
+  group: string;
+  name: string;
+  namespace?: string;
+}
+
+/** Whether the policy is bound by targetRef(s): then waypoints enforce it and ztunnel ignores it. */
+const hasTargetRefs = (spec: Record<string, unknown>) => isSet(spec.targetRef) || listOf(spec.targetRefs).length > 0;
+
+function targetRefsOf(spec: Record<string, unknown>): TargetRef[] {
+  const refs: Array<[string, unknown]> = [];
+  if (isSet(spec.targetRef)) refs.push(['spec.targetRef', spec.targetRef]);
+  listOf(spec.targetRefs).forEach((ref, i) => refs.push([`spec.targetRefs[${i}]`, ref]));
+  return refs
+    .filter((entry): entry is [string, Record<string, unknown>] => isRecord(entry[1]))
+    .map(([path, ref]) => ({
+      path,
+      kind: str(ref.kind) ?? '',
+      // istiod reads an empty group, and "core", as the core group.
+      group: str(ref.group) === 'core' ? '' : str(ref.group) ?? '',
+      name: str(ref.name) ?? '',
+      namespace: str(ref.namespace) || undefined,
+    }));
+}
+
+/** The waypoint a namespace's policies should target: its use-waypoint label, else a waypoint in it. */
+function knownWaypoint(snapshot: ClusterSnapshot, namespace: string): { name: string; namespace: string } | undefined {
+  const labels = labelsOf(snapshot.namespace(namespace));
+  const named = labels[ISTIO.useWaypoint];
+  if (named && named !== 'none') return { name: named, namespace: labels[ISTIO.useWaypointNamespace] || namespace };
+  const names = snapshot.waypoints(namespace).map(nameOf).filter((n): n is string => !!n).sort();
+  return names.length ? { name: names[0], namespace } : undefined;
+}
+
+function targetRefsFix(snapshot: ClusterSnapshot, namespace: string): string {
+  const waypoint = knownWaypoint(snapshot, namespace);
+  const refs = `spec.targetRefs: [{kind: Gateway, group: ${GATEWAY_API}, name: ${waypoint?.name ?? 'waypoint'}}]`;
+  if (!waypoint) return `${refs} after deploying a waypoint (istioctl waypoint apply -n ${namespace} --enroll-namespace)`;
+  if (waypoint.namespace !== namespace)
+    return `${refs} in a policy in namespace "${waypoint.namespace}", where the waypoint runs (targetRefs cannot cross namespaces)`;
+  return refs;
+}
+
+type Report = (f: Finding | undefined) => void;
+
+function misplacedWaypointLabels(obj: KubeObject, spec: Record<string, unknown>, namespace: string, ctx: ValidationContext, report: Report) {
+  const hasTargets = hasTargetRefs(spec);
+  for (const [where, values] of [['labels', labelsOf(obj)], ['annotations', annotationsOf(obj)]] as const)
+    for (const key of [ISTIO.waypointFor, ISTIO.useWaypoint, ISTIO.useWaypointNamespace]) {
+      if (values[key] === undefined) continue;
+      const fix = hasTargets
+        ? 'remove it; spec.targetRefs already attaches the policy.'
+        : `remove it and attach the policy with ${targetRefsFix(ctx.snapshot, namespace)}.`;
+      report(
+        finding(ctx.policy, 'authz-misplaced-waypoint-label', `metadata.${where}["${key}"]`,
+          `${key} does nothing on an AuthorizationPolicy (it belongs on a waypoint Gateway or on what uses one); ` +
+          `a policy attaches to a waypoint only through spec.targetRefs. Fix: ${fix}`),
+      );
+    }
+}
+
+function removedWhenKeys(spec: Record<string, unknown>, policy: Policy, report: Report) {
+  listOf(spec.rules).forEach((rule, r) => {
+    listOf(isRecord(rule) ? rule.when : undefined).forEach((when, w) => {
+      const key = isRecord(when) ? str(when.key) : undefined;
+      const advice = key === undefined ? undefined : removedWhenKeyAdvice(key);
+      if (advice)
+        report(
+          finding(policy, 'authz-removed-when-key', `spec.rules[${r}].when[${w}].key`,
+            `when key "${key}" was removed from AuthorizationPolicy and istiod rejects the policy; ${advice}.`),
+        );
+    });
+  });
+}
+
+function bindingConflicts(spec: Record<string, unknown>, policy: Policy, report: Report) {
+  const targetRefs = listOf(spec.targetRefs);
+  if (isSet(spec.selector) && hasTargetRefs(spec))
+    report(
+      finding(policy, 'authz-target-invalid', 'spec.selector',
+        'spec.selector cannot be combined with spec.targetRef or spec.targetRefs (the CRD allows one of them): ' +
+        'ztunnel enforces selector policies and waypoints enforce targetRefs policies. Keep targetRefs for L7 rules on a waypoint, or selector for L4 rules on ztunnel.'),
+    );
+  if (isSet(spec.targetRef) && targetRefs.length > 0)
+    report(
+      finding(policy, 'authz-target-invalid', 'spec.targetRef',
+        'spec.targetRef and spec.targetRefs cannot both be set; move the targetRef into spec.targetRefs.'),
+    );
+  if (targetRefs.length > MAX_TARGET_REFS)
+    report(
+      finding(policy, 'authz-target-invalid', 'spec.targetRefs',
+        `spec.targetRefs holds ${targetRefs.length} refs but at most ${MAX_TARGET_REFS} are allowed; split the policy into several.`),
+    );
+}
+
+/** Problems with a ref's own fields; a ref with any is not looked up. */
+function refProblems(ref: TargetRef, namespace: string, policy: Policy, report: Report): boolean {
+  let problems = 0;
+  const flag = (path: string, text: string) => {
+    problems++;
+    report(finding(policy, 'authz-target-invalid', path, text));
+  };
+  const group = TARGET_GROUPS[ref.kind];
+  if (group === undefined)
+    flag(`${ref.path}.kind`,
+      `kind "${ref.kind}" cannot be a policy target; use Gateway or GatewayClass (group ${GATEWAY_API}), Service (group ""), or ServiceEntry (group networking.istio.io).`);
+  else if (group !== ref.group)
+    flag(`${ref.path}.group`, `kind ${ref.kind} is in group "${group}", not "${ref.group}"; set group: "${group}".`);
+  if (!ref.name) flag(`${ref.path}.name`, 'a target reference needs a name; set the name of the target object.');
+  if (ref.namespace)
+    flag(`${ref.path}.namespace`,
+      `a target reference cannot name a namespace (istiod does not support cross-namespace targets); remove it and create the policy in namespace "${ref.namespace}".`);
+  if (ref.kind === 'GatewayClass' && namespace !== policy.rootNamespace)
+    flag(ref.path,
+      `a GatewayClass target takes effect only for a policy in the root namespace "${policy.rootNamespace}"; move the policy there, or target a Gateway in "${namespace}".`);
+  return problems > 0;
+}
+
+function lookUp(snapshot: ClusterSnapshot, kind: SnapshotKind, namespace: string, name: string): KubeObject | undefined {
+  switch (kind) {
+    case 'Gateway':
+      return snapshot.gateway(namespace, name);
+    case 'GatewayClass':
+      return snapshot.gatewayClass(name);
+    case 'Service':
+      return snapshot.service(namespace, name);
+    case 'ServiceEntry':
+      return snapshot.serviceEntry(namespace, name);
+    default:
+      return undefined;
+  }
+}
+
+function missingTargetText(ref: TargetRef, namespace: string, snapshot: ClusterSnapshot): string {
+  const where = ref.kind === 'GatewayClass' ? '' : ` in namespace "${namespace}"`;
+  let text = `${ref.kind} "${ref.name}" does not exist${where}, so the policy applies to nothing. Fix the name, or create the ${ref.kind} first`;
+  if (ref.kind === 'Gateway') {
+    const waypoints = snapshot.waypoints(namespace).map(nameOf).filter((n): n is string => !!n).sort();
+    text += waypoints.length
+      ? ` (waypoints in "${namespace}": ${waypoints.join(', ')})`
+      : ` (istioctl waypoint apply -n ${namespace} creates a waypoint named "waypoint")`;
+  }
+  return `${text}.`;
+}
+
+/** Why a Service or ServiceEntry is not bound to a waypoint, or undefined when it is (or cannot be known). */
+function notBoundReason(target: KubeObject, namespace: string, snapshot: ClusterSnapshot): string | undefined {
+  const own = labelsOf(target)[ISTIO.useWaypoint];
+  if (own === 'none') return `it has ${ISTIO.useWaypoint}=none`;
+  if (own) return undefined;
+  const ns = snapshot.namespace(namespace);
+  // An unknown namespace cannot be judged; say nothing rather than guess.
+  if (!ns) return undefined;
+  const inherited = labelsOf(ns)[ISTIO.useWaypoint];
+  if (inherited === 'none') return `namespace "${namespace}" has ${ISTIO.useWaypoint}=none and it has no label of its own`;
+  if (inherited) return undefined;
+  return `neither it nor namespace "${namespace}" has the label ${ISTIO.useWaypoint}`;
+}
+
+function targetFindings(spec: Record<string, unknown>, namespace: string, ctx: ValidationContext, report: Report) {
+  const { snapshot, policy } = ctx;
+  bindingConflicts(spec, policy, report);
+  for (const ref of targetRefsOf(spec)) {
+    if (refProblems(ref, namespace, policy, report)) continue;
+    const kind = ref.kind as SnapshotKind;
+    // A kind the cluster does not serve (missing CRD) disables the check instead of failing every ref.
+    if (!snapshot.has(kind)) continue;
+    const target = lookUp(snapshot, kind, namespace, ref.name);
+    if (!target) {
+      report(finding(policy, 'authz-target-not-found', `${ref.path}.name`, missingTargetText(ref, namespace, snapshot)));
+      continue;
+    }
+    if (kind !== 'Service' && kind !== 'ServiceEntry') continue;
+    const reason = notBoundReason(target, namespace, snapshot);
+    if (reason)
+      report(
+        finding(policy, 'authz-target-not-waypoint', ref.path,
+          `${kind} "${ref.name}" is not bound to a waypoint (${reason}), so no waypoint enforces this policy, and ztunnel ignores policies with targetRefs. ` +
+          `Bind it: kubectl label ${kind.toLowerCase()} ${ref.name} -n ${namespace} ${ISTIO.useWaypoint}=${knownWaypoint(snapshot, namespace)?.name ?? 'waypoint'}.`),
+      );
+  }
+}
+
+const MAX_LISTED = 8;
+
+function listAttributes(attrs: RuleAttribute[]): string {
+  const listed = attrs.slice(0, MAX_LISTED).map((a) => `${a.attribute} (${a.path})`).join(', ');
+  return attrs.length > MAX_LISTED ? `${listed} and ${attrs.length - MAX_LISTED} more` : listed;
+}
+
+/** What ztunnel makes of a policy's L7 content (section 4 of the semantics notes). */
+function consequence(action: string, spec: Record<string, unknown>, attrs: RuleAttribute[]): string {
+  const l7 = attrs.filter((a) => a.layer === 'L7');
+  if (action === 'DENY') {
+    if (!attrs.some((a) => a.layer === 'L4'))
+      return 'This DENY policy has only L7 attributes, so ztunnel enforces none of it and it blocks nothing at all: traffic you meant to block flows.';
+    return 'ztunnel enforces only the L4 parts of this DENY policy and ignores the L7 ones, so it does not block what it says.';
+  }
+  const rulesWithL7 = new Set(l7.map((a) => a.rule));
+  const all = rulesWithL7.size === listOf(spec.rules).length;
+  return (
+    'In an ALLOW policy ztunnel drops every rule with an L7 attribute, which makes the policy more restrictive than written' +
+    (all ? ': every rule has one, so no rule is left and the policy denies all traffic to the workloads it applies to.' : ': traffic those rules allow is denied.')
+  );
+}
+
+function l7NeedsWaypoint(spec: Record<string, unknown>, namespace: string, ctx: ValidationContext, report: Report) {
+  const { snapshot, policy } = ctx;
+  if (hasTargetRefs(spec)) return;
+  if (namespaceConfig(snapshot.namespace(namespace), policy).defaultMode !== 'ambient') return;
+  const action = spec.action === undefined || spec.action === null ? 'ALLOW' : spec.action;
+  if (action !== 'ALLOW' && action !== 'DENY' && action !== 'CUSTOM' && action !== 'AUDIT') return;
+  const attrs = findRuleAttributes(spec);
+  const l7 = attrs.filter((a) => a.layer === 'L7');
+  const hasSelector = isSet(spec.selector);
+  const scope = hasSelector
+    ? `spec.selector binds this policy to ztunnel in ambient namespace "${namespace}"`
+    : `without a selector this policy applies to every workload in ambient namespace "${namespace}" through ztunnel`;
+  const fix = `Fix: bind it to a waypoint instead: ${hasSelector ? 'replace spec.selector with' : 'add'} ${targetRefsFix(snapshot, namespace)} (or target a Service that uses the waypoint).`;
+  if (action === 'CUSTOM' || action === 'AUDIT') {
+    const found = l7.length ? ` It also uses L7 attributes: ${listAttributes(l7)}.` : '';
+    report(
+      finding(policy, 'authz-l7-needs-waypoint', 'spec.action',
+        `${scope}, but ztunnel does not support action ${action}: such a policy is not bound to ztunnel at all and does nothing for ambient workloads.${found} ${fix}`),
+    );
+    return;
+  }
+  if (l7.length === 0) return;
+  report(
+    finding(policy, 'authz-l7-needs-waypoint', l7[0].path,
+      `${scope}, and ztunnel cannot enforce L7 attributes: ${listAttributes(l7)}. ${consequence(action, spec, attrs)} ${fix}`),
+  );
+}
+
+/**
+ * AuthorizationPolicy in ambient: L7 rules that only a waypoint can enforce, targetRefs that point
+ * nowhere or at something no waypoint serves, waypoint labels in the wrong place, and removed
+ * `when` keys. Nothing on DELETE.
+ */
+export const validateAuthorizationPolicy: Validator = (input, ctx) => {
+  if (input.group !== 'security.istio.io' || input.kind !== 'AuthorizationPolicy' || !VERSIONS.includes(input.version)) return [];
+  if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return [];
+  const obj = input.object;
+  if (!isRecord(obj)) return [];
+  const spec = isRecord(obj.spec) ? obj.spec : {};
+  const namespace = input.namespace ?? namespaceOf(obj) ?? 'default';
+  const findings: Finding[] = [];
+  const report: Report = (f) => {
+    if (f) findings.push(f);
+  };
+  misplacedWaypointLabels(obj, spec, namespace, ctx, report);
+  removedWhenKeys(spec, ctx.policy, report);
+  targetFindings(spec, namespace, ctx, report);
+  l7NeedsWaypoint(spec, namespace, ctx, report);
+  return findings;
+};

@@ -33,7 +33,8 @@ export const validateNamespaceLabels: Validator = (input, { policy }) => {
         finding(policy, 'namespace-multiple-injection-labels', `metadata.labels["${ISTIO.injection}"]`,
           `${ISTIO.injection}=enabled together with ${listed} gives the namespace conflicting injection labels ` +
           `(istioctl analyze IST0123 NamespaceMultipleInjectionLabels); ${ISTIO.injection} wins and pods get sidecars. ` +
-          `Keep one: kubectl label namespace ${name} ${ISTIO.injection}- , or kubectl label namespace ${name} ${others.map((k) => `${k}-`).join(' ')}`),
+          `Keep one: remove ${ISTIO.injection} (kubectl label namespace ${name} ${ISTIO.injection}-) ` +
+          `or the others (kubectl label namespace ${name} ${others.map((k) => `${k}-`).join(' ')}).`),
       );
     }
   }

@@ -33,7 +33,7 @@ function regexFinding(policy: Policy, path: string, pattern: string, problem: Re
         `${path} is ${problem.bytes} bytes long, and istiod accepts at most ${REGEX_MAX_BYTES}; shorten it, for example by splitting the route or using prefix matches.`);
     case 'invalid':
       return finding(policy, 'regex-invalid', path,
-        `${path} ${show(pattern)} is not valid RE2 (${problem.reason}). Envoy matches RE2 against the whole value and has no lookaround or backreferences; rewrite it in RE2 syntax (https://github.com/google/re2/wiki/Syntax).`);
+        `${path} ${show(pattern)} is not valid RE2 (RE2 says "${problem.reason}"). Envoy matches RE2 against the whole value and has no lookaround or backreferences; rewrite it in RE2 syntax (https://github.com/google/re2/wiki/Syntax).`);
   }
 }
 

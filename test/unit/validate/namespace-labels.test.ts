@@ -44,7 +44,7 @@ describe('validateNamespaceLabels', () => {
       ]);
       expect(findings[0].message).toContain(`istio-injection=enabled together with ${listed}`);
       expect(findings[0].message).toContain('IST0123');
-      expect(findings[0].message).toContain('kubectl label namespace shop istio-injection-');
+      expect(findings[0].message).toContain('Keep one: remove istio-injection (kubectl label namespace shop istio-injection-) or the others (kubectl label namespace shop istio.io/');
     }
     expect(validate(namespace(allowed))).toEqual([]);
   });

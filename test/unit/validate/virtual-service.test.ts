@@ -56,7 +56,7 @@ describe('validateVirtualService', () => {
 
   it('says what RE2 objects to and how to fix it', () => {
     const [f] = validate(virtualService(withMatch({ uri: { regex: '(a)\\1' } })));
-    expect(f.message).toContain('"(a)\\\\1" is not valid RE2 (invalid escape sequence: \\1)');
+    expect(f.message).toContain('"(a)\\\\1" is not valid RE2 (RE2 says "invalid escape sequence: \\1")');
     expect(f.message).toContain('https://github.com/google/re2/wiki/Syntax');
   });
 

@@ -1,0 +1,357 @@
+import { describe, expect, it } from 'vitest';
+import { ClusterStore } from '../../../src/cluster/snapshot.js';
+import type { KubeObject } from '../../../src/kube.js';
+import { loadPolicyFile } from '../../../src/policy/load.js';
+import { validateAuthorizationPolicy } from '../../../src/validate/authorization-policy.js';
+import type { ValidationInput } from '../../../src/validate/index.js';
+
+const policy = loadPolicyFile();
+type Labels = Record<string, string>;
+
+const namespace = (name: string, labels: Labels = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+const gateway = (ns: string, name: string, className = 'istio-waypoint'): KubeObject => ({
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'Gateway',
+  metadata: { name, namespace: ns },
+  spec: { gatewayClassName: className, listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+});
+const service = (ns: string, name: string, labels: Labels = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns, labels } });
+const serviceEntry = (ns: string, name: string, labels: Labels = {}): KubeObject => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'ServiceEntry',
+  metadata: { name, namespace: ns, labels },
+});
+const useWaypoint = (name: string): Labels => ({ 'istio.io/use-waypoint': name });
+
+const ambient = { 'istio.io/dataplane-mode': 'ambient' };
+function cluster() {
+  return new ClusterStore([
+    namespace('shop', ambient),
+    namespace('bank', { ...ambient, ...useWaypoint('bank-wp') }),
+    namespace('fresh', ambient),
+    namespace('legacy', { 'istio-injection': 'enabled' }),
+    namespace('istio-system'),
+    gateway('shop', 'waypoint'),
+    gateway('shop', 'ingress', 'istio'),
+    gateway('bank', 'bank-wp'),
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'istio-waypoint' }, spec: {} },
+    service('shop', 'reviews', useWaypoint('waypoint')),
+    service('shop', 'ratings'),
+    service('bank', 'accounts'),
+    service('bank', 'ledger', useWaypoint('none')),
+    serviceEntry('shop', 'payments-api', useWaypoint('waypoint')),
+    serviceEntry('shop', 'legacy-api'),
+  ]);
+}
+const snapshot = cluster();
+
+function ap(ns: string, spec: Record<string, unknown>, meta: { labels?: Labels; annotations?: Labels } = {}): KubeObject {
+  return { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: ns, ...meta }, spec };
+}
+
+function validate(object: KubeObject | undefined, opts: { operation?: ValidationInput['operation']; version?: string; namespace?: string; store?: ClusterStore } = {}) {
+  return validateAuthorizationPolicy(
+    {
+      operation: opts.operation ?? 'CREATE',
+      group: 'security.istio.io',
+      version: opts.version ?? 'v1',
+      kind: 'AuthorizationPolicy',
+      namespace: opts.namespace ?? object?.metadata?.namespace,
+      name: 'p',
+      object,
+    },
+    { snapshot: opts.store ?? snapshot, policy },
+  );
+}
+const rules = (object: KubeObject, opts: Parameters<typeof validate>[1] = {}) => validate(object, opts).map((f) => f.rule);
+
+const selector = { matchLabels: { app: 'reviews' } };
+const toWaypoint = [{ kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint' }];
+const to = (operation: Record<string, unknown>) => [{ to: [{ operation }] }];
+const from = (source: Record<string, unknown>) => [{ from: [{ source }] }];
+const when = (key: string) => [{ when: [{ key, values: ['x'] }] }];
+
+// What ztunnel enforces: pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go
+// (httpOperations, httpSources, l4WhenAttributes, convertAuthorizationPolicy).
+describe('authz-l7-needs-waypoint', () => {
+  it.each([
+    ['to.operation.methods', to({ methods: ['GET'] }), to({ ports: ['8080'] }), 'spec.rules[0].to[0].operation.methods'],
+    ['to.operation.notMethods', to({ notMethods: ['GET'] }), to({ notPorts: ['8080'] }), 'spec.rules[0].to[0].operation.notMethods'],
+    ['to.operation.paths', to({ paths: ['/admin'] }), to({ ports: ['9090'] }), 'spec.rules[0].to[0].operation.paths'],
+    ['to.operation.notPaths', to({ notPaths: ['/public'] }), to({ ports: ['9090'] }), 'spec.rules[0].to[0].operation.notPaths'],
+    ['to.operation.hosts', to({ hosts: ['a.example'] }), to({ ports: ['443'] }), 'spec.rules[0].to[0].operation.hosts'],
+    ['to.operation.notHosts', to({ notHosts: ['a.example'] }), to({ ports: ['443'] }), 'spec.rules[0].to[0].operation.notHosts'],
+    ['from.source.requestPrincipals', from({ requestPrincipals: ['iss/sub'] }), from({ principals: ['cluster.local/ns/shop/sa/web'] }), 'spec.rules[0].from[0].source.requestPrincipals'],
+    ['from.source.notRequestPrincipals', from({ notRequestPrincipals: ['*'] }), from({ notPrincipals: ['*'] }), 'spec.rules[0].from[0].source.notRequestPrincipals'],
+    ['from.source.remoteIpBlocks', from({ remoteIpBlocks: ['10.0.0.0/8'] }), from({ ipBlocks: ['10.0.0.0/8'] }), 'spec.rules[0].from[0].source.remoteIpBlocks'],
+    ['from.source.notRemoteIpBlocks', from({ notRemoteIpBlocks: ['10.0.0.0/8'] }), from({ notIpBlocks: ['10.0.0.0/8'] }), 'spec.rules[0].from[0].source.notRemoteIpBlocks'],
+    ['serviceAccounts are L4 since 1.25', from({ requestPrincipals: ['iss/sub'] }), from({ serviceAccounts: ['shop/web'], notServiceAccounts: ['shop/batch'] }), 'spec.rules[0].from[0].source.requestPrincipals'],
+    ['when request.headers[...]', when('request.headers[x-token]'), when('source.ip'), 'spec.rules[0].when[0].key'],
+    ['when source.serviceAccount', when('source.serviceAccount'), when('source.principal'), 'spec.rules[0].when[0].key'],
+    ['when connection.sni', when('connection.sni'), when('destination.port'), 'spec.rules[0].when[0].key'],
+    ['when request.auth.claims[...]', when('request.auth.claims[iss]'), when('source.namespace'), 'spec.rules[0].when[0].key'],
+    ['when destination.ip is L4', when('request.regex.headers[x]'), when('destination.ip'), 'spec.rules[0].when[0].key'],
+  ])('%s: L7 denied, its L4 twin allowed', (_name, l7Rules, l4Rules, path) => {
+    expect(validate(ap('shop', { selector, rules: l7Rules }))).toEqual([expect.objectContaining({ rule: 'authz-l7-needs-waypoint', path, severity: 'error' })]);
+    expect(validate(ap('shop', { selector, rules: l4Rules }))).toEqual([]);
+  });
+
+  it.each([
+    ['selector-bound', { selector }],
+    ['namespace-wide', {}],
+  ])('applies to %s policies, not targetRefs ones', (_name, binding) => {
+    const spec = { action: 'DENY', rules: to({ paths: ['/admin'] }) };
+    expect(rules(ap('shop', { ...binding, ...spec }))).toEqual(['authz-l7-needs-waypoint']);
+    expect(rules(ap('shop', { targetRefs: toWaypoint, ...spec }))).toEqual([]);
+    expect(rules(ap('shop', { targetRef: toWaypoint[0], ...spec }))).toEqual([]);
+  });
+
+  it.each([
+    ['a sidecar namespace (sidecars enforce L7)', 'legacy', []],
+    ['an ambient namespace', 'shop', ['authz-l7-needs-waypoint']],
+  ])('in %s', (_name, ns, expected) => {
+    expect(rules(ap(ns, { selector, rules: to({ methods: ['POST'] }) }))).toEqual(expected);
+  });
+
+  it('ALLOW: says rules with L7 attributes are dropped and the policy gets more restrictive', () => {
+    const [f] = validate(ap('shop', { selector, rules: [...to({ methods: ['GET'] }), ...from({ namespaces: ['web'] })] }));
+    expect(f.message).toMatch(/^\[authz-l7-needs-waypoint\] spec\.selector binds this policy to ztunnel in ambient namespace "shop", and ztunnel cannot enforce L7 attributes: methods \(spec\.rules\[0\]\.to\[0\]\.operation\.methods\)\./);
+    expect(f.message).toContain('drops every rule with an L7 attribute, which makes the policy more restrictive');
+    expect(f.message).toContain('traffic those rules allow is denied');
+  });
+
+  it('ALLOW where every rule has an L7 attribute: says it denies everything', () => {
+    const [f] = validate(ap('shop', { selector, rules: [...to({ methods: ['GET'] }), ...from({ requestPrincipals: ['*'] })] }));
+    expect(f.message).toContain('no rule is left and the policy denies all traffic');
+    expect(f.message).toContain('methods (spec.rules[0].to[0].operation.methods), requestPrincipals (spec.rules[1].from[0].source.requestPrincipals)');
+  });
+
+  it('DENY with only L7 attributes: says it blocks nothing at all', () => {
+    const [f] = validate(ap('shop', { action: 'DENY', rules: to({ paths: ['/admin'], methods: ['DELETE'] }) }));
+    expect(f.message).toContain('without a selector this policy applies to every workload in ambient namespace "shop"');
+    expect(f.message).toContain('blocks nothing at all');
+    expect(f.message).toContain('paths (spec.rules[0].to[0].operation.paths)');
+    expect(f.message).toContain('methods (spec.rules[0].to[0].operation.methods)');
+  });
+
+  it('DENY mixing L4 and L7: says only the L4 parts are enforced', () => {
+    const [f] = validate(ap('shop', { selector, action: 'DENY', rules: to({ ports: ['8080'], methods: ['DELETE'] }) }));
+    expect(f.message).toContain('enforces only the L4 parts of this DENY policy');
+    expect(f.message).not.toContain('blocks nothing');
+  });
+
+  it.each(['CUSTOM', 'AUDIT'])('%s: not bound to ztunnel at all, even with only L4 attributes', (action) => {
+    const l4Only = { selector, action, provider: { name: 'ext-authz' }, rules: to({ ports: ['8080'] }) };
+    const [f] = validate(ap('shop', l4Only));
+    expect(f).toMatchObject({ rule: 'authz-l7-needs-waypoint', path: 'spec.action' });
+    expect(f.message).toContain(`ztunnel does not support action ${action}: such a policy is not bound to ztunnel at all`);
+    expect(validate(ap('shop', { ...l4Only, selector: undefined, targetRefs: toWaypoint }))).toEqual([]);
+  });
+
+  it.each([
+    ['a namespace with a waypoint', 'shop', 'replace spec.selector with spec.targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]'],
+    ["the namespace's use-waypoint label", 'bank', 'name: bank-wp}]'],
+    ['no waypoint yet', 'fresh', 'name: waypoint}] after deploying a waypoint (istioctl waypoint apply -n fresh --enroll-namespace)'],
+  ])('suggests targetRefs naming the waypoint: %s', (_name, ns, fix) => {
+    const [f] = validate(ap(ns, { selector, rules: to({ methods: ['GET'] }) }));
+    expect(f.message).toContain(fix);
+  });
+
+  it('suggests adding targetRefs to a namespace-wide policy', () => {
+    const [f] = validate(ap('shop', { rules: to({ methods: ['GET'] }) }));
+    expect(f.message).toContain('Fix: bind it to a waypoint instead: add spec.targetRefs');
+  });
+
+  it('points at a waypoint in another namespace and says where the policy must live', () => {
+    const store = cluster();
+    store.upsert(namespace('web', { ...ambient, ...useWaypoint('shared'), 'istio.io/use-waypoint-namespace': 'infra' }));
+    const [f] = validate(ap('web', { selector, rules: to({ methods: ['GET'] }) }), { store });
+    expect(f.message).toContain('name: shared}] in a policy in namespace "infra"');
+  });
+
+  it('treats an unknown namespace with the cluster default mode (ambient in the shipped policy)', () => {
+    expect(rules(ap('unknown', { selector, rules: to({ methods: ['GET'] }) }))).toEqual(['authz-l7-needs-waypoint']);
+  });
+
+  it('lists at most 8 attributes and counts the rest', () => {
+    const many = Array.from({ length: 10 }, (_, i) => ({ to: [{ operation: { paths: [`/p${i}`] } }] }));
+    const [f] = validate(ap('shop', { selector, rules: many }));
+    expect(f.message).toContain('and 2 more');
+  });
+});
+
+describe('authz-target-not-found', () => {
+  it.each([
+    ['Gateway', { kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint-typo' }, { kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint' }],
+    ['Service', { kind: 'Service', group: '', name: 'review' }, { kind: 'Service', group: '', name: 'reviews' }],
+    ['Service with group "core"', { kind: 'Service', group: 'core', name: 'review' }, { kind: 'Service', group: 'core', name: 'reviews' }],
+    ['ServiceEntry', { kind: 'ServiceEntry', group: 'networking.istio.io', name: 'payments' }, { kind: 'ServiceEntry', group: 'networking.istio.io', name: 'payments-api' }],
+  ])('%s', (_name, missing, existing) => {
+    const findings = validate(ap('shop', { targetRefs: [missing] }));
+    expect(findings).toEqual([expect.objectContaining({ rule: 'authz-target-not-found', path: 'spec.targetRefs[0].name' })]);
+    expect(findings[0].message).toContain(`does not exist in namespace "shop"`);
+    expect(validate(ap('shop', { targetRefs: [existing] }))).toEqual([]);
+  });
+
+  it('lists the waypoints of the namespace for a missing Gateway', () => {
+    const [f] = validate(ap('shop', { targetRef: { kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'wp' } }));
+    expect(f).toMatchObject({ path: 'spec.targetRef.name' });
+    expect(f.message).toContain('(waypoints in "shop": waypoint)');
+  });
+
+  it('looks in the policy namespace, not elsewhere', () => {
+    expect(rules(ap('bank', { targetRefs: toWaypoint }))).toEqual(['authz-target-not-found']);
+  });
+
+  it('checks a GatewayClass in the root namespace', () => {
+    const ref = (name: string) => ({ targetRefs: [{ kind: 'GatewayClass', group: 'gateway.networking.k8s.io', name }] });
+    expect(rules(ap('istio-system', ref('istio-waypoints')))).toEqual(['authz-target-not-found']);
+    expect(rules(ap('istio-system', ref('istio-waypoint')))).toEqual([]);
+  });
+
+  it.each(['Gateway', 'Service', 'ServiceEntry'] as const)('is off when the cluster does not serve %s', (kind) => {
+    const store = cluster();
+    store.setServed(kind, false);
+    const groups = { Gateway: 'gateway.networking.k8s.io', Service: '', ServiceEntry: 'networking.istio.io' };
+    expect(validate(ap('shop', { targetRefs: [{ kind, group: groups[kind], name: 'nothing' }] }), { store })).toEqual([]);
+  });
+});
+
+describe('authz-target-not-waypoint', () => {
+  const ref = (kind: string, name: string) => ({
+    targetRefs: [{ kind, group: kind === 'Service' ? '' : 'networking.istio.io', name }],
+    rules: to({ methods: ['GET'] }),
+  });
+  it.each([
+    ['Service without use-waypoint in a namespace without it', 'shop', ref('Service', 'ratings'), ref('Service', 'reviews'), 'neither it nor namespace "shop" has the label istio.io/use-waypoint'],
+    ['Service that opts out with none', 'bank', ref('Service', 'ledger'), ref('Service', 'accounts'), 'it has istio.io/use-waypoint=none'],
+    ['ServiceEntry without use-waypoint', 'shop', ref('ServiceEntry', 'legacy-api'), ref('ServiceEntry', 'payments-api'), 'neither it nor namespace'],
+  ])('%s', (_name, ns, denied, allowed, reason) => {
+    const findings = validate(ap(ns, denied));
+    expect(findings).toEqual([expect.objectContaining({ rule: 'authz-target-not-waypoint', path: 'spec.targetRefs[0]' })]);
+    expect(findings[0].message).toContain(reason);
+    expect(findings[0].message).toMatch(/kubectl label (service|serviceentry) \S+ -n \S+ istio\.io\/use-waypoint=\S+/);
+    expect(validate(ap(ns, allowed))).toEqual([]);
+  });
+
+  it("follows the service's own label over its namespace's", () => {
+    const store = cluster();
+    store.upsert(service('bank', 'vault', useWaypoint('none')));
+    store.upsert(service('shop', 'cart', useWaypoint('waypoint')));
+    expect(rules(ap('bank', { targetRefs: [{ kind: 'Service', group: '', name: 'vault' }] }), { store })).toEqual(['authz-target-not-waypoint']);
+    expect(rules(ap('shop', { targetRefs: [{ kind: 'Service', group: '', name: 'cart' }] }), { store })).toEqual([]);
+  });
+
+  it('says nothing when the namespace is unknown and the service has no label', () => {
+    const store = new ClusterStore([service('ghost', 'svc')]);
+    expect(validate(ap('ghost', { targetRefs: [{ kind: 'Service', group: '', name: 'svc' }] }), { store })).toEqual([]);
+  });
+});
+
+describe('authz-target-invalid', () => {
+  const gwc = { kind: 'GatewayClass', group: 'gateway.networking.k8s.io', name: 'istio-waypoint' };
+  it.each([
+    ['GatewayClass target outside the root namespace', ap('shop', { targetRefs: [gwc] }), ap('istio-system', { targetRefs: [gwc] }), 'spec.targetRefs[0]'],
+    ['selector with targetRefs', ap('shop', { selector, targetRefs: toWaypoint }), ap('shop', { targetRefs: toWaypoint }), 'spec.selector'],
+    ['selector with targetRef', ap('shop', { selector, targetRef: toWaypoint[0] }), ap('shop', { targetRef: toWaypoint[0] }), 'spec.selector'],
+    ['targetRef with targetRefs', ap('shop', { targetRef: toWaypoint[0], targetRefs: toWaypoint }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRef'],
+    ['more than 16 targetRefs', ap('shop', { targetRefs: Array(17).fill(toWaypoint[0]) }), ap('shop', { targetRefs: Array(16).fill(toWaypoint[0]) }), 'spec.targetRefs'],
+    ['a targetRef with a namespace', ap('shop', { targetRefs: [{ ...toWaypoint[0], namespace: 'shop' }] }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRefs[0].namespace'],
+    ['a kind that cannot be a target', ap('shop', { targetRefs: [{ kind: 'Deployment', group: 'apps', name: 'reviews' }] }), ap('shop', { targetRefs: [{ kind: 'Service', group: '', name: 'reviews' }] }), 'spec.targetRefs[0].kind'],
+    ['a Gateway without its group', ap('shop', { targetRefs: [{ kind: 'Gateway', name: 'waypoint' }] }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRefs[0].group'],
+    ["Istio's own Gateway kind", ap('shop', { targetRefs: [{ kind: 'Gateway', group: 'networking.istio.io', name: 'waypoint' }] }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRefs[0].group'],
+    ['a targetRef without a name', ap('shop', { targetRef: { kind: 'Gateway', group: 'gateway.networking.k8s.io' } }), ap('shop', { targetRef: toWaypoint[0] }), 'spec.targetRef.name'],
+  ])('%s', (_name, denied, allowed, path) => {
+    const findings = validate(denied);
+    expect(findings).toEqual([expect.objectContaining({ rule: 'authz-target-invalid', path })]);
+    expect(validate(allowed)).toEqual([]);
+  });
+
+  it('names the root namespace and the way out for a GatewayClass target', () => {
+    const [f] = validate(ap('shop', { targetRefs: [gwc] }));
+    expect(f.message).toContain('only for a policy in the root namespace "istio-system"; move the policy there, or target a Gateway in "shop"');
+  });
+});
+
+describe('authz-misplaced-waypoint-label', () => {
+  // A well-known article puts istio.io/waypoint-for on the policy; it does nothing there.
+  it.each([
+    ['label istio.io/waypoint-for', { labels: { 'istio.io/waypoint-for': 'service' } }, 'metadata.labels["istio.io/waypoint-for"]'],
+    ['annotation istio.io/waypoint-for', { annotations: { 'istio.io/waypoint-for': 'service' } }, 'metadata.annotations["istio.io/waypoint-for"]'],
+    ['label istio.io/use-waypoint', { labels: { 'istio.io/use-waypoint': 'waypoint' } }, 'metadata.labels["istio.io/use-waypoint"]'],
+    ['annotation istio.io/use-waypoint', { annotations: { 'istio.io/use-waypoint': 'waypoint' } }, 'metadata.annotations["istio.io/use-waypoint"]'],
+  ])('%s', (_name, meta, path) => {
+    const spec = { targetRefs: toWaypoint, rules: to({ methods: ['GET'] }) };
+    const findings = validate(ap('shop', spec, meta));
+    expect(findings).toEqual([expect.objectContaining({ rule: 'authz-misplaced-waypoint-label', path })]);
+    expect(findings[0].message).toContain('spec.targetRefs');
+    expect(validate(ap('shop', spec, { labels: { app: 'reviews' } }))).toEqual([]);
+  });
+
+  it('suggests targetRefs when the policy has none', () => {
+    const [f] = validate(ap('shop', { selector, rules: to({ ports: ['80'] }) }, { annotations: { 'istio.io/waypoint-for': 'service' } }));
+    expect(f.message).toContain('remove it and attach the policy with spec.targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]');
+  });
+});
+
+describe('authz-removed-when-key', () => {
+  // istiod rejects these keys ("only supported in v1alpha1" for destination.name and destination.user).
+  it.each([
+    ['destination.name', 'source.principal', 'spec.selector'],
+    ['destination.user', 'source.principal', 'spec.selector'],
+    ['destination.namespace', 'source.namespace', 'metadata.namespace'],
+    ['destination.labels', 'destination.port', 'spec.selector.matchLabels'],
+    ['destination.labels[app]', 'destination.ip', 'spec.selector.matchLabels'],
+  ])('%s', (removed, allowed, advice) => {
+    const findings = validate(ap('legacy', { rules: [{ when: [{ key: 'source.ip', values: ['1.2.3.4'] }, { key: removed, values: ['x'] }] }] }));
+    expect(findings).toEqual([expect.objectContaining({ rule: 'authz-removed-when-key', path: 'spec.rules[0].when[1].key' })]);
+    expect(findings[0].message).toContain(`when key "${removed}" was removed from AuthorizationPolicy and istiod rejects the policy`);
+    expect(findings[0].message).toContain(advice);
+    expect(validate(ap('legacy', { rules: [{ when: [{ key: 'source.ip', values: ['1.2.3.4'] }, { key: allowed, values: ['x'] }] }] }))).toEqual([]);
+  });
+
+  it('is not reported again as an L7 attribute in an ambient namespace', () => {
+    expect(rules(ap('shop', { selector, rules: when('destination.name') }))).toEqual(['authz-removed-when-key']);
+  });
+});
+
+describe('validateAuthorizationPolicy', () => {
+  const bad = ap('shop', { selector, rules: to({ methods: ['GET'] }) }, { labels: { 'istio.io/waypoint-for': 'service' } });
+
+  it.each([
+    ['CREATE', 'v1', 2],
+    ['UPDATE', 'v1', 2],
+    ['CREATE', 'v1beta1', 2],
+    ['DELETE', 'v1', 0],
+    ['CONNECT', 'v1', 0],
+    ['CREATE', 'v1alpha1', 0],
+  ] as const)('%s %s', (operation, version, count) => {
+    expect(validate(bad, { operation, version })).toHaveLength(count);
+  });
+
+  it('finds several problems in one policy, each once', () => {
+    const spec = { selector, targetRefs: [{ kind: 'Service', group: '', name: 'ratings' }, { kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'nope' }] };
+    expect(validate(ap('shop', spec)).map((f) => [f.rule, f.path])).toEqual([
+      ['authz-target-invalid', 'spec.selector'],
+      ['authz-target-not-waypoint', 'spec.targetRefs[0]'],
+      ['authz-target-not-found', 'spec.targetRefs[1].name'],
+    ]);
+  });
+
+  it('takes the namespace from the object when the request has none (offline check)', () => {
+    expect(validate(bad, { namespace: undefined }).map((f) => f.rule)).toContain('authz-l7-needs-waypoint');
+  });
+
+  it.each([
+    ['no object', undefined],
+    ['spec is a list', { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { namespace: 'shop' }, spec: [] }],
+    ['rules is a string', ap('shop', { selector, rules: 'allow-all' })],
+    ['rules hold junk', ap('shop', { selector, rules: [null, 1, [], { from: 'x', to: [null, { operation: [] }], when: [null, { key: 3 }, { key: '' }] }] })],
+    ['operation lists are strings', ap('shop', { selector, rules: to({ methods: 'GET', paths: null }) })],
+    ['targetRefs hold junk', ap('shop', { targetRefs: [null, 'x', 3, { kind: 3, name: [] }] })],
+    ['action is a number', ap('shop', { selector, action: 3, rules: to({ methods: ['GET'] }) })],
+    ['metadata is a list', { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: [] as unknown as KubeObject['metadata'], spec: {} }],
+  ])('never throws: %s', (_name, object) => {
+    expect(() => validate(object as KubeObject)).not.toThrow();
+  });
+});
