@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { SNAPSHOT_GROUPS, SNAPSHOT_KINDS } from '../../src/cluster/snapshot.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { VALIDATED_KINDS } from '../../src/validate/index.js';
 import { e2eBinaries } from './binaries.js';
@@ -246,13 +247,11 @@ describe('helm template, default values', () => {
       expect(Object.keys(rule).sort()).toEqual(['apiGroups', 'resources', 'verbs']);
       for (const g of rule.apiGroups) for (const r of rule.resources) for (const v of rule.verbs) grants.add(`${g}/${r}/${v}`);
     }
-    const expected = [
-      ['', 'namespaces'],
-      ['', 'services'],
-      ['gateway.networking.k8s.io', 'gateways'],
-      ['gateway.networking.k8s.io', 'gatewayclasses'],
-      ['networking.istio.io', 'serviceentries'],
-    ].flatMap(([g, r]) => ['get', 'list', 'watch'].map((v) => `${g}/${r}/${v}`));
+    // The kinds the informers cache (src/cluster/snapshot.ts): a new one needs a new grant here.
+    const expected = SNAPSHOT_KINDS.flatMap((kind) =>
+      ['get', 'list', 'watch'].map((verb) => `${SNAPSHOT_GROUPS[kind]}/${resourceOf(kind)}/${verb}`),
+    );
+    expect(expected).toHaveLength(15);
     expect([...grants].sort()).toEqual(expected.sort());
     expect(objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding')).toEqual([]);
 
