@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClusterStore } from '../../../src/cluster/snapshot.js';
 import type { KubeObject } from '../../../src/kube.js';
@@ -353,5 +354,40 @@ describe('validateAuthorizationPolicy', () => {
     ['metadata is a list', { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: [] as unknown as KubeObject['metadata'], spec: {} }],
   ])('never throws: %s', (_name, object) => {
     expect(() => validate(object as KubeObject)).not.toThrow();
+  });
+});
+
+describe('validateAuthorizationPolicy on arbitrary input', () => {
+  const junk = fc.jsonValue({ maxDepth: 2 });
+  const or = <T>(arb: fc.Arbitrary<T>) => fc.oneof(arb, junk);
+  const strings = or(fc.array(or(fc.constantFrom('GET', '/a', '8080', '*', '')), { maxLength: 3 }));
+  const fields = (...names: string[]) => or(fc.dictionary(fc.constantFrom(...names), strings, { maxKeys: 4 }));
+  const ref = or(fc.record({ kind: or(fc.constantFrom('Gateway', 'GatewayClass', 'Service', 'ServiceEntry', 'Pod')), group: or(fc.constantFrom('', 'core', 'gateway.networking.k8s.io', 'networking.istio.io')), name: or(fc.constantFrom('waypoint', 'reviews', 'ratings', 'nope', '')), namespace: junk }, { requiredKeys: [] }));
+  const rule = or(
+    fc.record(
+      {
+        from: or(fc.array(or(fc.record({ source: fields('principals', 'requestPrincipals', 'serviceAccounts', 'remoteIpBlocks', 'ipBlocks') }, { requiredKeys: [] })), { maxLength: 2 })),
+        to: or(fc.array(or(fc.record({ operation: fields('ports', 'methods', 'paths', 'hosts', 'notPaths') }, { requiredKeys: [] })), { maxLength: 2 })),
+        when: or(fc.array(or(fc.record({ key: or(fc.constantFrom('source.ip', 'request.headers[x]', 'destination.name', 'destination.labels[a]', '')), values: strings }, { requiredKeys: [] })), { maxLength: 2 })),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  const spec = or(
+    fc.record(
+      { selector: junk, action: or(fc.constantFrom('ALLOW', 'DENY', 'CUSTOM', 'AUDIT')), targetRef: ref, targetRefs: or(fc.array(ref, { maxLength: 3 })), rules: or(fc.array(rule, { maxLength: 3 })) },
+      { requiredKeys: [] },
+    ),
+  );
+  const meta = or(fc.record({ labels: or(fc.dictionary(fc.constantFrom('istio.io/waypoint-for', 'app'), junk)), annotations: junk, namespace: junk }, { requiredKeys: [] }));
+
+  it('never throws, and every finding names a known rule and carries its id', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('shop', 'bank', 'legacy', 'istio-system'), meta, spec, (ns, metadata, s) => {
+        const object = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata, spec: s } as KubeObject;
+        for (const f of validate(object, { namespace: ns })) expect(f.message.startsWith(`[${f.rule}] `)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

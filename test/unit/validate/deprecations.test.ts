@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClusterStore } from '../../../src/cluster/snapshot.js';
 import type { KubeObject } from '../../../src/kube.js';
@@ -242,5 +243,18 @@ ${extra}`;
     ['equals and with', '    path: spec.a\n    equals: LEAST_CONN\n    with: b'],
   ])('accepts %s', (_name, extra) => {
     expect(() => parsePolicy(entry(extra))).not.toThrow();
+  });
+});
+
+describe('validateDeprecations on arbitrary input', () => {
+  it('never throws on any JSON as spec or metadata, for every catalogued kind', () => {
+    const kinds = policy.deprecations.flatMap((e) => e.kinds.map((kind) => [e.group, kind] as const));
+    fc.assert(
+      fc.property(fc.constantFrom(...kinds), fc.constantFrom('v1', 'v1beta1', 'v1alpha3'), fc.jsonValue(), fc.jsonValue(), ([group, kind], version, spec, metadata) => {
+        const object = { apiVersion: group ? `${group}/${version}` : version, kind, metadata, spec } as KubeObject;
+        expect(() => validate(object)).not.toThrow();
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClusterStore } from '../../../src/cluster/snapshot.js';
 import type { KubeObject } from '../../../src/kube.js';
@@ -74,5 +75,20 @@ describe('validateNamespaceLabels', () => {
     ['metadata is null', { kind: 'Namespace', metadata: null }],
   ])('never throws: %s', (_name, object) => {
     expect(validate(object)).toEqual([]);
+  });
+});
+
+describe('validateNamespaceLabels on arbitrary input', () => {
+  it('never throws, and flags dataplane-mode exactly when it is a string other than ambient or none', () => {
+    const label = fc.oneof(fc.constantFrom('ambient', 'none', 'sidecar', 'enabled', ''), fc.jsonValue({ maxDepth: 1 }));
+    fc.assert(
+      fc.property(fc.record({ 'istio.io/dataplane-mode': label, 'istio-injection': label, 'istio.io/rev': label }, { requiredKeys: [] }), (labels) => {
+        const mode = labels['istio.io/dataplane-mode'];
+        const invalid = typeof mode === 'string' && mode !== 'ambient' && mode !== 'none';
+        const found = validate({ kind: 'Namespace', metadata: { name: 'shop', labels } }).map((f) => f.rule);
+        expect(found.includes('dataplane-mode-invalid')).toBe(invalid);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClusterStore } from '../../../src/cluster/snapshot.js';
 import type { KubeObject } from '../../../src/kube.js';
@@ -135,5 +136,36 @@ describe('validateVirtualService', () => {
     const started = performance.now();
     expect(validate(virtualService(http))).toEqual([]);
     expect(performance.now() - started).toBeLessThan(500);
+  });
+});
+
+describe('validateVirtualService on arbitrary input', () => {
+  const junk = fc.jsonValue({ maxDepth: 2 });
+  const or = <T>(arb: fc.Arbitrary<T>) => fc.oneof(arb, junk);
+  const pattern = or(fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('*', '(?=a)', '\\u0041', '[[:alpha:]]', '')));
+  const stringMatch = or(fc.record({ regex: pattern, exact: junk }, { requiredKeys: [] }));
+  const matchMap = or(fc.dictionary(fc.string({ maxLength: 5 }), stringMatch, { maxKeys: 3 }));
+  const match = or(fc.record({ uri: stringMatch, method: stringMatch, headers: matchMap, withoutHeaders: matchMap, queryParams: matchMap }, { requiredKeys: [] }));
+  const route = or(
+    fc.record(
+      {
+        match: or(fc.array(match, { maxLength: 3 })),
+        corsPolicy: or(fc.record({ allowOrigins: or(fc.array(stringMatch, { maxLength: 2 })) }, { requiredKeys: [] })),
+        rewrite: or(fc.record({ uriRegexRewrite: or(fc.record({ match: pattern }, { requiredKeys: [] })) }, { requiredKeys: [] })),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+
+  it('never throws, and reports only regex rules on string patterns', () => {
+    fc.assert(
+      fc.property(or(fc.array(route, { maxLength: 4 })), (http) => {
+        for (const f of validate(virtualService(http))) {
+          expect(['regex-invalid', 'regex-too-long', 'regex-empty']).toContain(f.rule);
+          expect(f.message.startsWith(`[${f.rule}] ${f.path}`)).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
