@@ -1,0 +1,104 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCheck } from '../../../src/check/command.js';
+
+/** Runs `meshguard check` with captured output. */
+async function run(argv: string[], stdin = '') {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCheck(argv, {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    readStdin: () => stdin,
+  });
+  return { code, stdout, stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'meshguard-check-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+describe('exit codes', () => {
+  it.each([
+    ['the corpus', 0, ['examples/corpus']],
+    ['the bad examples', 1, ['examples/bad']],
+    ['only warnings', 0, ['examples/bad/namespace-labels.yaml', '--policy', file('warn.yaml', 'clusterDefaultMode: ambient\nrules: {dataplane-mode-invalid: warning}\n')]],
+    ['--help', 0, ['--help']],
+    ['no path', 2, []],
+    ['an unknown option', 2, ['--fix', 'examples/corpus']],
+    ['an unknown format', 2, ['--format', 'sarif', 'examples/corpus']],
+    ['a missing file', 2, [join(dir, 'nope.yaml')]],
+    ['a bad policy file', 2, ['--policy', file('bad-policy.yaml', 'clusterDefaultMode: sidecarless\n'), 'examples/corpus']],
+  ])('%s: exit %i', async (_, code, argv) => {
+    expect((await run(argv)).code).toBe(code);
+  });
+});
+
+describe('unreadable input names the file and line', () => {
+  it.each([
+    ['broken YAML', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a: b\nspec: {}\n', 4],
+    ['a scalar document', 'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\njust text\n', 5],
+    ['unclosed JSON', '{"apiVersion": "v1",\n "kind": "Pod",\n "metadata": {"name": "a"}\n', 4],
+  ])('%s', async (name, text, line) => {
+    const path = file(`${name.replaceAll(' ', '-')}.${name.includes('JSON') ? 'json' : 'yaml'}`, text);
+    const { code, stdout, stderr } = await run([path]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`${path}:${line}:`);
+  });
+});
+
+describe('output', () => {
+  it('text: file:line, severity, object, message and path, then a summary', async () => {
+    const { stdout } = await run(['examples/bad/waypoints.yaml']);
+    expect(stdout).toContain(
+      'examples/bad/waypoints.yaml:96: error: Service shop/cart: [waypoint-missing] istio.io/use-waypoint="waypiont" names no existing Gateway',
+    );
+    expect(stdout).toContain('(at metadata.labels["istio.io/use-waypoint"])');
+    expect(stdout).toContain('examples/bad/waypoints.yaml:136: mode: Pod team-a/report-builder: ambient (rule namespace-default)');
+    expect(stdout.trimEnd().split('\n').at(-1)).toBe('11 objects: 7 errors, 0 warnings');
+  });
+
+  it('json: the documented schema', async () => {
+    const { code, stdout } = await run(['--format', 'json', 'examples/bad/pod-mode.yaml']);
+    expect(code).toBe(1);
+    const report = JSON.parse(stdout);
+    expect(Object.keys(report).sort()).toEqual(['findings', 'modes', 'summary']);
+    expect(Object.keys(report.summary).sort()).toEqual(['documents', 'errors', 'ignored', 'skipped', 'warnings']);
+    for (const f of report.findings) {
+      expect(Object.keys(f).sort()).toEqual(['document', 'file', 'kind', 'line', 'message', 'name', 'namespace', 'path', 'rule', 'severity']);
+      expect(f.message.startsWith(`[${f.rule}] `)).toBe(true);
+    }
+    for (const m of report.modes) expect(Object.keys(m).sort()).toEqual(['document', 'file', 'kind', 'line', 'mode', 'name', 'namespace', 'path', 'rule']);
+    expect(report.findings[0]).toEqual({
+      file: 'examples/bad/pod-mode.yaml',
+      document: 1,
+      line: 28,
+      kind: 'Deployment',
+      namespace: 'payments',
+      name: 'ledger',
+      rule: 'dataplane-mode-invalid',
+      severity: 'error',
+      path: 'spec.template.metadata.labels["istio.io/dataplane-mode"]',
+      message: expect.stringMatching(/^\[dataplane-mode-invalid\] /),
+    });
+    expect(report.summary).toEqual({ documents: 6, errors: 4, warnings: 1, skipped: 0, ignored: 0 });
+  });
+
+  it('reads "-" from stdin', async () => {
+    const { code, stdout } = await run(['-'], 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n  labels: {istio.io/dataplane-mode: sidecar}\n');
+    expect(code).toBe(1);
+    expect(stdout).toContain('<stdin>:5: error: Namespace x: [dataplane-mode-invalid]');
+  });
+
+  it('--help prints the usage on stdout', async () => {
+    const { stdout, stderr } = await run(['-h']);
+    expect(stdout).toMatch(/^Usage: meshguard check \[--policy FILE\] \[--format text\|json\] PATH\.\.\./);
+    expect(stderr).toBe('');
+  });
+});
