@@ -718,6 +718,8 @@ describe('installed into kube-apiserver 1.34', () => {
   it('helm install succeeds: kube-apiserver accepts every object, CEL included', () => {
     const out = runHelm(['install', 'meshguard', CHART, '--namespace', NS, '--create-namespace', '--kubeconfig', kubeconfig]);
     expect(out.ok, out.stderr).toBe(true);
+    // NOTES.txt: how to opt a namespace in.
+    expect(out.stdout).toContain('kubectl label namespace NAME meshguard.io/enforcement=enforce');
     // The memoised generated certificate lives only in the rendering, never in the stored values.
     const values = runHelm(['get', 'values', 'meshguard', '--all', '--namespace', NS, '--kubeconfig', kubeconfig]);
     expect(values.ok).toBe(true);
