@@ -32,9 +32,17 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A string-valued map from untrusted input, with non-string values dropped. */
+const EMPTY: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * A string-valued map from untrusted input, with non-string values dropped. The input itself is
+ * returned when it is already clean (the usual case), so hot paths don't copy label maps.
+ */
 function stringMap(value: unknown): Record<string, string> {
-  if (!isRecord(value)) return {};
+  if (!isRecord(value)) return EMPTY;
+  let clean = true;
+  for (const k in value) if (typeof value[k] !== 'string') clean = false;
+  if (clean) return value as Record<string, string>;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
   return out;
