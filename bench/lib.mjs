@@ -1,35 +1,30 @@
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
 import autocannon from 'autocannon';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts a server process and resolves once `ready(line)` sees its start-up line. */
-export async function startProcess(args, { ready, logFile, env } = {}) {
-  const out = logFile ? openSync(logFile, 'a') : 'ignore';
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  await new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (d) => {
-      seen += d;
-      if (ready(seen)) {
-        proc.stdout.off('data', onData);
-        // From here on, the server's log lines go to the log file, as they would to a container log.
-        if (logFile) proc.stdout.on('data', (chunk) => import('node:fs').then((fs) => fs.writeSync(out, chunk)));
-        else proc.stdout.resume();
-        resolve();
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${seen}`)));
-  });
+/**
+ * Starts a server process with its stdout going straight to `logFile` (as a container runtime would
+ * take it), and resolves once `ready(text)` sees its start-up line there.
+ */
+export async function startProcess(args, { ready, logFile }) {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', openSync(logFile, 'w'), 'inherit'] });
+  let exited = false;
+  proc.on('exit', () => (exited = true));
+  const deadline = Date.now() + 30_000;
+  while (!ready(readFileSync(logFile, 'utf8'))) {
+    if (exited || Date.now() > deadline) throw new Error(`${args.join(' ')} did not start: ${readFileSync(logFile, 'utf8')}`);
+    await sleep(50);
+  }
   return {
     proc,
     async stop() {
-      const exited = new Promise((r) => proc.once('exit', r));
+      const done = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000).then(() => proc.kill('SIGKILL'))]);
+      await Promise.race([done, sleep(5000).then(() => proc.kill('SIGKILL'))]);
     },
     async rssMb() {
       const status = await readFile(`/proc/${proc.pid}/status`, 'utf8');
@@ -38,26 +33,43 @@ export async function startProcess(args, { ready, logFile, env } = {}) {
   };
 }
 
-/** One autocannon run; returns requests/s and latency percentiles in ms. Fails on any non-2xx or error. */
-export async function load({ url, body, connections, duration }) {
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-    connections,
-    duration,
-    pipelining: 1,
-  });
+/** Saturating throughput with autocannon; fails on any error or non-2xx. */
+export async function throughput({ url, body, connections, duration }) {
+  const result = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration });
   if (result.errors || result.non2xx || result.timeouts) {
     throw new Error(`${url}: ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`);
   }
-  return {
-    rps: Math.round(result.requests.average),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    requests: result.requests.total,
-  };
+  return { rps: Math.round(result.requests.average), requests: result.requests.total };
+}
+
+/**
+ * Latency below saturation with microsecond resolution (autocannon rounds percentiles to whole
+ * milliseconds): `connections` keep-alive clients each sending one request at a time for `duration` s.
+ */
+export async function latency({ url, body, connections, duration }) {
+  const { hostname, port, pathname } = new URL(url);
+  const agent = new Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: false });
+  const samples = [];
+  const deadline = performance.now() + duration * 1000;
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const started = performance.now();
+      const req = request({ hostname, port, path: pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`${url}: HTTP ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < deadline) samples.push(await one());
+    }),
+  );
+  agent.destroy();
+  samples.sort((a, b) => a - b);
+  const at = (q) => Math.round(samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] * 1000) / 1000;
+  return { p50: at(0.5), p99: at(0.99), requests: samples.length };
 }
 
 export const ratio = (a, b) => Math.round((a / b) * 100) / 100;

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { load, ratio, startProcess } from './lib.mjs';
+import { latency, ratio, startProcess, throughput } from './lib.mjs';
 import { microDecidePatch } from './micro.mjs';
 import { validationBodies } from './validation-bodies.mjs';
 import { writeScaleCluster, checkCorpus } from './scale.mjs';
@@ -35,16 +35,19 @@ if (want('micro')) {
 
 if (want('mutate') || want('validate')) {
   const meshguard = await startMeshguard(18443);
-  const baseline = await startProcess(['bench/baseline-server.mjs', '18444', join(certs, 'tls.crt'), join(certs, 'tls.key')], { ready: (s) => s.includes('listening') });
+  const baseline = await startProcess(['bench/baseline-server.mjs', '18444', join(certs, 'tls.crt'), join(certs, 'tls.key')], {
+    ready: (s) => s.includes('listening'),
+    logFile: join(work, 'baseline.log'),
+  });
   try {
     const base = 'https://127.0.0.1';
     const measure = async (url, body) => ({
-      throughput: await load({ url, body, connections: 32, duration }),
-      latency: await load({ url, body, connections: 4, duration }),
+      throughput: await throughput({ url, body, connections: 32, duration }),
+      latency: await latency({ url, body, connections: 4, duration }),
     });
     // Warm both up so the JIT has settled before anything is measured.
-    await load({ url: `${base}:18443/mutate`, body: podReview, connections: 8, duration: 2 });
-    await load({ url: `${base}:18444/`, body: podReview, connections: 8, duration: 2 });
+    await throughput({ url: `${base}:18443/mutate`, body: podReview, connections: 8, duration: 2 });
+    await throughput({ url: `${base}:18444/`, body: podReview, connections: 8, duration: 2 });
     const baselineRun = await measure(`${base}:18444/`, podReview);
     results.sections.baseline = baselineRun;
     log(`baseline: ${baselineRun.throughput.rps} req/s @32, p50 ${baselineRun.latency.p50} ms p99 ${baselineRun.latency.p99} ms @4`);
@@ -74,8 +77,8 @@ if (want('scale')) {
   const big = await startMeshguard(18446, bigDir);
   try {
     const body = validationBodies().authorizationPolicy;
-    const smallRun = await load({ url: 'https://127.0.0.1:18445/validate', body, connections: 4, duration });
-    const bigRun = await load({ url: 'https://127.0.0.1:18446/validate', body, connections: 4, duration });
+    const smallRun = await latency({ url: 'https://127.0.0.1:18445/validate', body, connections: 4, duration });
+    const bigRun = await latency({ url: 'https://127.0.0.1:18446/validate', body, connections: 4, duration });
     const scale = {
       cluster: { namespaces: 5000, services: 50000, waypoints: 2000 },
       rssMb: Math.round(await big.rssMb()),
