@@ -50,12 +50,18 @@ function parseFieldPath(path: string): Segment[] {
         i += 2;
       } else {
         const close = path.indexOf('"]', i + 2);
+        // A malformed path (the schema keeps them out of the catalog) ends here rather than loop.
+        if (close < 0) return cache(path, segments);
         segments.push({ key: path.slice(i + 2, close) });
         i = close + 2;
       }
     }
     if (path[i] === '.') i++;
   }
+  return cache(path, segments);
+}
+
+function cache(path: string, segments: Segment[]): Segment[] {
   parsed.set(path, segments);
   return segments;
 }

@@ -211,6 +211,10 @@ describe('findPaths', () => {
     expect(findPaths(doc, path).map((m) => [m.path, m.value])).toEqual(expected);
   });
 
+  it.each(['spec.http[x]', 'spec["open', 'spec{x'])('ends on a malformed path instead of looping: %s', (path) => {
+    expect(() => findPaths(doc, path)).not.toThrow();
+  });
+
   it('does not follow inherited properties', () => {
     expect(findPaths({ spec: {} }, 'spec.constructor')).toEqual([]);
   });
