@@ -12,6 +12,11 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 2_400_000,
           sequence: { concurrent: false },
+          // One etcd + kube-apiserver for every e2e file (test/e2e/control-plane.ts), and the files one
+          // after another in a single fork: they share that API server and cluster-wide webhooks.
+          globalSetup: ['test/e2e/control-plane.ts'],
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],
