@@ -5,7 +5,7 @@ import { loadPolicyFile, PolicyError } from '../policy/load.js';
 import { FORMATS, formatReport, type Format } from './format.js';
 import { checkManifests } from './run.js';
 
-export const CHECK_USAGE = `Usage: meshguard check [--policy FILE] [--format text|json] PATH...
+const CHECK_USAGE = `Usage: meshguard check [--policy FILE] [--format text|json] PATH...
 
 Checks Kubernetes manifests with the rules the meshguard webhooks apply at admission time.
 PATH is a file or a directory (read recursively for .yaml, .yml and .json); "-" reads stdin,

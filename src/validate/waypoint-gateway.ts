@@ -6,7 +6,6 @@ import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf } from '../kube.
 import { ISTIO, WAYPOINT_CLASS } from '../labels.js';
 
 export const WAYPOINT_FOR_VALUES = ['service', 'workload', 'all', 'none'] as const;
-export type WaypointFor = (typeof WAYPOINT_FOR_VALUES)[number];
 
 /** The listener `istioctl waypoint generate` writes; istiod matches it by port and protocol only. */
 export const MESH_LISTENER = { name: 'mesh', port: 15008, protocol: 'HBONE' } as const;
