@@ -21,6 +21,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serveCommand(rest);
+    case 'check': {
+      const { runCheck } = await import('./check/command.js');
+      return runCheck(rest);
+    }
     case 'certs':
       return certsCommand(rest);
     case undefined:
