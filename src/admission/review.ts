@@ -5,6 +5,8 @@ import { isRecord } from '../kube.js';
 export interface AdmissionRequest {
   uid: string;
   kind: GroupVersionKind;
+  /** The kind the client asked for, when kube-apiserver converted it (matchPolicy: Equivalent). */
+  requestKind?: GroupVersionKind;
   resource?: { group: string; version: string; resource: string };
   subResource?: string;
   name?: string;

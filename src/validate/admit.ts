@@ -4,26 +4,27 @@ import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import { isRecord } from '../kube.js';
 import { namespaceConfig } from '../policy/namespace-config.js';
 import type { Enforcement, Policy } from '../policy/types.js';
-import { validateObject } from './index.js';
+import type { Finding } from '../findings.js';
+import { validateObject, type ValidationInput } from './index.js';
+
+/** Rules about what an object already carried: an UPDATE must not be blocked by what it did not add. */
+const RATCHETED = new Set(['deprecated-field', 'removed-annotation', 'deprecated-api-version']);
 
 /** The validating webhook's decision: findings for the object, judged by its namespace's enforcement. */
 export function admitValidation(req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy): Outcome {
   const enforcement = enforcementFor(req, snapshot, policy);
   if (enforcement === 'off') return { allowed: true, result: 'allowed', warnings: [], enforcement, findings: [] };
-  const findings = validateObject(
-    {
-      operation: req.operation,
-      group: req.kind.group,
-      version: req.kind.version,
-      kind: req.kind.kind,
-      namespace: req.namespace || undefined,
-      name: req.name || undefined,
-      object: isRecord(req.object) ? req.object : undefined,
-      oldObject: isRecord(req.oldObject) ? req.oldObject : undefined,
-    },
-    snapshot,
-    policy,
-  );
+  const input: ValidationInput = {
+    operation: req.operation,
+    group: req.kind.group,
+    version: clientVersion(req),
+    kind: req.kind.kind,
+    namespace: req.namespace || undefined,
+    name: req.name || undefined,
+    object: isRecord(req.object) ? req.object : undefined,
+    oldObject: isRecord(req.oldObject) ? req.oldObject : undefined,
+  };
+  const findings = ratchet(input, validateObject(input, snapshot, policy), snapshot, policy);
   const judged = enforce(findings, enforcement);
   const result = !judged.allowed ? 'denied' : judged.warnings.length ? 'warned' : 'allowed';
   return { ...judged, result, enforcement };
@@ -40,4 +41,26 @@ function enforcementFor(req: AdmissionRequest, snapshot: ClusterSnapshot, policy
   }
   if (!req.namespace) return policy.clusterEnforcement;
   return namespaceConfig(snapshot.namespace(req.namespace), policy).enforcement;
+}
+
+/**
+ * The version the client used: with matchPolicy Equivalent, kube-apiserver may convert the object to
+ * the version the webhook registered for, and `requestKind` keeps the one that was asked for.
+ */
+function clientVersion(req: AdmissionRequest): string {
+  const asked = isRecord(req.requestKind) ? req.requestKind : undefined;
+  return asked && asked.group === req.kind.group && asked.kind === req.kind.kind && typeof asked.version === 'string'
+    ? asked.version
+    : req.kind.version;
+}
+
+/**
+ * On UPDATE, a deprecation the old object already had is reported as a warning instead of an error,
+ * so existing objects can still be relabelled or fixed step by step, while new uses are denied.
+ */
+function ratchet(input: ValidationInput, findings: Finding[], snapshot: ClusterSnapshot, policy: Policy): Finding[] {
+  if (input.operation !== 'UPDATE' || !input.oldObject || !findings.some((f) => RATCHETED.has(f.rule) && f.severity === 'error')) return findings;
+  const before = validateObject({ ...input, operation: 'CREATE', object: input.oldObject, oldObject: undefined }, snapshot, policy);
+  const had = new Set(before.filter((f) => RATCHETED.has(f.rule)).map((f) => `${f.rule} ${f.path}`));
+  return findings.map((f) => (f.severity === 'error' && had.has(`${f.rule} ${f.path}`) ? { ...f, severity: 'warning' as const } : f));
 }
