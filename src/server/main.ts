@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
-import { readManifests } from '../cluster/from-files.js';
+import { storeFromDirectory } from '../cluster/from-files.js';
 import { ClusterInformers } from '../cluster/informers.js';
 import { ClusterStore, SNAPSHOT_KINDS } from '../cluster/snapshot.js';
 import { DEFAULT_POLICY_FILE, loadPolicyFile } from '../policy/load.js';
@@ -109,7 +109,7 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: ReturnType<typeof 
       description: `live (${kc.getCurrentCluster()?.server ?? 'in-cluster'})`,
     };
   }
-  const store = o.clusterState ? new ClusterStore(readManifests([o.clusterState]).map((d) => d.object)) : new ClusterStore();
+  const store = o.clusterState ? storeFromDirectory(o.clusterState) : new ClusterStore();
   for (const kind of SNAPSHOT_KINDS) {
     metrics.cacheSynced.set({ kind }, 1);
     metrics.cacheObjects.set({ kind }, store.size(kind));
