@@ -156,6 +156,8 @@ export async function meshguardWithWebhooks(cp: ControlPlaneInfo, set: Record<st
     configs = await installWebhooks(cp, meshguard.url, meshguard.caPem, set);
     await caughtUp(cp);
   } catch (err) {
+    // Cluster-wide webhooks pointing at a stopped meshguard would fail the next test files.
+    await removeWebhooks(cp, configs).catch(() => undefined);
     await meshguard.stop();
     throw err;
   }
@@ -170,6 +172,8 @@ export async function meshguardWithWebhooks(cp: ControlPlaneInfo, set: Record<st
 }
 
 export const DECISION = 'meshguard.io/decision';
+// Test files share one API server (and, in one fork, one pid): sentinel names must never repeat.
+const runId = Math.random().toString(36).slice(2, 8);
 let sentinels = 0;
 
 /**
@@ -182,7 +186,7 @@ let sentinels = 0;
  */
 export async function caughtUp(cp: ControlPlaneInfo, timeoutMs = 30_000) {
   const { core } = clients(cp);
-  const name = `e2e-sync-${process.pid}-${++sentinels}`;
+  const name = `e2e-sync-${runId}-${++sentinels}`;
   await createNamespace(cp, name, { 'meshguard.io/enforcement': 'enforce', 'meshguard.io/default-mode': 'none' });
   await eventually(`meshguard to see namespace ${name}`, async () => {
     const pod = await core.createNamespacedPod({ namespace: name, body: simplePod('probe'), dryRun: 'All' });
