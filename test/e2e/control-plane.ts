@@ -76,7 +76,13 @@ function installExitHook() {
   });
 }
 
-export function startProcess(name: string, bin: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string }): Proc {
+export function startProcess(
+  name: string,
+  bin: string,
+  args: string[],
+  /** orphanCleanup: a directory the watchdog removes after killing an orphaned process. */
+  opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string; orphanCleanup?: string },
+): Proc {
   installExitHook();
   const fd = openSync(opts.logFile, 'a');
   const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], env: opts.env ?? process.env, cwd: opts.cwd });
@@ -92,8 +98,13 @@ export function startProcess(name: string, bin: string, args: string[], opts: { 
       resolve(exitCode);
     });
   });
-  // Polls this process; once it is gone, kills the child's group. Its own group, so it survives that kill.
-  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -KILL -- -${pid} 2>/dev/null`], {
+  // Polls this process (and, in a vitest worker, the vitest process that forked it, as a worker can
+  // outlive a killed vitest); once one is gone, kills the child's group. The watchdog has a group of
+  // its own, so it survives that kill. (dash's kill takes `-PGID`, not `-- -PGID`.)
+  const watched = typeof process.send === 'function' ? [process.pid, process.ppid] : [process.pid];
+  const alive = watched.map((p) => `kill -0 ${p} 2>/dev/null`).join(' && ');
+  const cleanup = opts.orphanCleanup ? `; sleep 1; rm -rf '${opts.orphanCleanup}'` : '';
+  const watchdog = spawn('sh', ['-c', `while ${alive}; do sleep 1; done; kill -KILL -${pid} 2>/dev/null${cleanup}`], {
     detached: true,
     stdio: 'ignore',
   });
@@ -322,7 +333,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       // A throwaway store: durability costs time and buys nothing here.
       '--unsafe-no-fsync',
       '--log-level=warn',
-    ], { logFile: join(dir, 'etcd.log'), env });
+    ], { logFile: join(dir, 'etcd.log'), env, orphanCleanup: process.env.MESHGUARD_E2E_KEEP ? undefined : dir });
     procs.push(etcd);
 
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
