@@ -87,6 +87,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
       await app.close();
       await new Promise<void>((ok) => (metricsServer ? metricsServer.close(() => ok()) : ok()));
       log.info('meshguard stopped');
+      log.flush();
     },
   };
 }
