@@ -12,9 +12,11 @@ import { writeScaleCluster, checkCorpus } from './scale.mjs';
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 const want = (section) => !only || only.has(section);
-const duration = values.quick ? 3 : 10;
+const rounds = values.quick ? 2 : 5;
+const slice = values.quick ? 2 : 4;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const work = mkdtempSync(join(tmpdir(), 'meshguard-bench-'));
-const results = { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, duration, sections: {} };
+const results = { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, rounds, sliceSeconds: slice, sections: {} };
 const log = (...a) => console.log(...a);
 
 const podReview = readFileSync('examples/reviews/pod-create-shop.json', 'utf8');
@@ -35,39 +37,44 @@ if (want('micro')) {
 
 if (want('mutate') || want('validate')) {
   const meshguard = await startMeshguard(18443);
-  const baseline = await startProcess(['bench/baseline-server.mjs', '18444', join(certs, 'tls.crt'), join(certs, 'tls.key')], {
-    ready: (s) => s.includes('listening'),
-    logFile: join(work, 'baseline.log'),
-  });
+  const reference = (mode, port) =>
+    startProcess(['bench/baseline-server.mjs', mode, String(port), join(certs, 'tls.crt'), join(certs, 'tls.key')], {
+      ready: (s) => s.includes('listening'),
+      logFile: join(work, `${mode}.log`),
+    });
+  const refs = { baseline: await reference('bare', 18444), 'reference-parse': await reference('parse', 18447), 'reference-fastify': await reference('fastify', 18448) };
+  const ports = { baseline: 18444, 'reference-parse': 18447, 'reference-fastify': 18448 };
   try {
     const base = 'https://127.0.0.1';
-    const measure = async (url, body) => ({
-      throughput: await throughput({ url, body, connections: 32, duration }),
-      latency: await latency({ url, body, connections: 4, duration }),
-    });
-    // Warm both up so the JIT has settled before anything is measured.
-    await throughput({ url: `${base}:18443/mutate`, body: podReview, connections: 8, duration: 2 });
-    await throughput({ url: `${base}:18444/`, body: podReview, connections: 8, duration: 2 });
-    const baselineRun = await measure(`${base}:18444/`, podReview);
-    results.sections.baseline = baselineRun;
-    log(`baseline: ${baselineRun.throughput.rps} req/s @32, p50 ${baselineRun.latency.p50} ms p99 ${baselineRun.latency.p99} ms @4`);
-    const compare = (name, run) => {
-      const r = {
-        ...run,
-        throughputRatio: ratio(run.throughput.rps, baselineRun.throughput.rps),
-        p99Ratio: ratio(run.latency.p99, baselineRun.latency.p99),
-        p50Ratio: ratio(run.latency.p50, baselineRun.latency.p50),
-      };
+    // Targets are measured round-robin in short slices and each figure is the median over rounds, so
+    // a burst of load from something else on this shared machine hits every target alike.
+    const targets = [['baseline', `${base}:18444/mutate`, podReview]];
+    if (want('mutate')) targets.push(['mutate', `${base}:18443/mutate`, podReview], ['reference-parse', `${base}:18447/mutate`, podReview], ['reference-fastify', `${base}:18448/mutate`, podReview]);
+    if (want('validate')) for (const [name, body] of Object.entries(validationBodies())) targets.push([`validate-${name}`, `${base}:18443/validate`, body]);
+    for (const [, url, body] of targets) await throughput({ url, body, connections: 8, duration: 2 }); // JIT warm-up
+    const runs = Object.fromEntries(targets.map(([name]) => [name, { rps: [], p50: [], p99: [] }]));
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, url, body] of targets) {
+        const t = await throughput({ url, body, connections: 32, duration: slice });
+        const l = await latency({ url, body, connections: 4, duration: slice });
+        runs[name].rps.push(t.rps);
+        runs[name].p50.push(l.p50);
+        runs[name].p99.push(l.p99);
+      }
+    }
+    const figures = (name) => ({ rps: median(runs[name].rps), p50: median(runs[name].p50), p99: median(runs[name].p99), rounds: runs[name] });
+    const base0 = figures('baseline');
+    results.sections.baseline = base0;
+    log(`baseline: ${base0.rps} req/s @32, p50 ${base0.p50} ms p99 ${base0.p99} ms @4 (median of ${rounds} rounds)`);
+    for (const [name] of targets.slice(1)) {
+      const f = figures(name);
+      const r = { ...f, throughputRatio: ratio(f.rps, base0.rps), p50Ratio: ratio(f.p50, base0.p50), p99Ratio: ratio(f.p99, base0.p99) };
       results.sections[name] = r;
-      log(`${name}: ${run.throughput.rps} req/s @32 (${r.throughputRatio}x baseline), p50 ${run.latency.p50} ms p99 ${run.latency.p99} ms @4 (p99 ${r.p99Ratio}x baseline)`);
-    };
-    if (want('mutate')) compare('mutate', await measure(`${base}:18443/mutate`, podReview));
-    if (want('validate')) {
-      for (const [name, body] of Object.entries(validationBodies())) compare(`validate-${name}`, await measure(`${base}:18443/validate`, body));
+      log(`${name}: ${f.rps} req/s @32 (${r.throughputRatio}x baseline), p50 ${f.p50} ms p99 ${f.p99} ms @4 (p99 ${r.p99Ratio}x baseline)`);
     }
   } finally {
     await meshguard.stop();
-    await baseline.stop();
+    for (const ref of Object.values(refs)) await ref.stop();
   }
 }
 
@@ -77,8 +84,13 @@ if (want('scale')) {
   const big = await startMeshguard(18446, bigDir);
   try {
     const body = validationBodies().authorizationPolicy;
-    const smallRun = await latency({ url: 'https://127.0.0.1:18445/validate', body, connections: 4, duration });
-    const bigRun = await latency({ url: 'https://127.0.0.1:18446/validate', body, connections: 4, duration });
+    const p99 = { small: [], big: [] };
+    for (let round = 0; round < rounds; round++) {
+      p99.small.push((await latency({ url: 'https://127.0.0.1:18445/validate', body, connections: 4, duration: slice })).p99);
+      p99.big.push((await latency({ url: 'https://127.0.0.1:18446/validate', body, connections: 4, duration: slice })).p99);
+    }
+    const smallRun = { p99: median(p99.small) };
+    const bigRun = { p99: median(p99.big) };
     const scale = {
       cluster: { namespaces: 5000, services: 50000, waypoints: 2000 },
       rssMb: Math.round(await big.rssMb()),
