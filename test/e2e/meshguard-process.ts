@@ -35,6 +35,8 @@ export interface Meshguard {
   metrics(): Promise<string>;
   /** meshguard's audit records (JSON log lines with audit: true) so far. */
   auditRecords(): any[];
+  /** Waits for an audit record matching `match`; on a timeout, says what records there were. */
+  auditRecord(what: string, match: (record: any) => boolean, timeoutMs?: number): Promise<any>;
 }
 
 function requireBuilt() {
@@ -119,6 +121,15 @@ export async function startMeshguard(cp: ControlPlaneInfo, name = 'meshguard'): 
         .split('\n')
         .filter((l) => l.includes('"audit":true'))
         .map((l) => JSON.parse(l));
+    },
+    async auditRecord(what, match, timeoutMs = 15_000) {
+      try {
+        return await eventually(what, async () => m.auditRecords().find(match), timeoutMs, 100);
+      } catch (err) {
+        const records = m.auditRecords();
+        const recent = records.slice(-8).map((r) => `${r.time} ${r.webhook} ${r.operation} ${r.kind} ${r.namespace}/${r.name} dryRun=${r.dryRun} ${r.result}`);
+        throw new Error(`${(err as Error).message}; meshguard running: ${proc.running()}, ${records.length} audit records, the last ones:\n${recent.join('\n')}`);
+      }
     },
   };
   await launch();

@@ -159,7 +159,7 @@ describe('3. dry-run', () => {
     );
     expect(read).toBe(404);
     // meshguard was told it was a dry run (and so had no side effects to skip: sideEffects None).
-    const record = await eventually('the audit record', async () => env.meshguard.auditRecords().find((r) => r.name === name && r.webhook === 'mutate'));
+    const record = await env.meshguard.auditRecord(`the audit record of ${name}`, (r) => r.name === name && r.webhook === 'mutate');
     expect(record).toMatchObject({ dryRun: true, result: 'patched', mode: 'ambient' });
   });
 });
@@ -169,7 +169,7 @@ describe('4. enforcement audit and off', () => {
     const name = fresh('audited');
     const pod = await create(NS.audit, simplePod(name));
     expect(meshguardLabels(pod)).toEqual({ mode: undefined, inject: undefined, decision: undefined });
-    const record = await eventually('the audit record', async () => env.meshguard.auditRecords().find((r) => r.name === name && r.webhook === 'mutate'));
+    const record = await env.meshguard.auditRecord(`the audit record of ${name}`, (r) => r.name === name && r.webhook === 'mutate');
     expect(record).toMatchObject({ namespace: NS.audit, enforcement: 'audit', mode: 'ambient', rule: 'namespace-default', result: 'allowed' });
   });
 
@@ -180,7 +180,7 @@ describe('4. enforcement audit and off', () => {
     expect(pod.metadata?.annotations).toBeUndefined();
     // A later decision in a selected namespace is logged, this one never is.
     await create(NS.ambient, simplePod(fresh('marker')));
-    await eventually('a later audit record', async () => env.meshguard.auditRecords().some((r) => r.namespace === NS.ambient && r.name === `marker-${seq}`));
+    await env.meshguard.auditRecord('a later audit record', (r) => r.namespace === NS.ambient && r.name === `marker-${seq}`);
     expect(env.meshguard.auditRecords().filter((r) => r.namespace === NS.off)).toEqual([]);
   });
 });
