@@ -4,11 +4,10 @@
 // It adds a container named istio-proxy, which is all the e2e tests need to see who got a sidecar.
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { apply, type Rendered } from './webhooks.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { clients, eventually, type ControlPlaneInfo } from './control-plane.js';
+import { apply, type Rendered } from './webhooks.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const INJECTOR_CONFIG = 'istio-sidecar-injector';
