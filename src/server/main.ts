@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
@@ -59,6 +59,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
 
   const watcher = watchKeyPair(certFile, keyFile, (pair) => (app.server as HttpsServer).setSecureContext(pair), log, o.certPollMs);
   const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, readiness, metrics, log });
+  const requestsOn = trackRequestsPerConnection(app.server);
   await app.listen({ host: o.host ?? '0.0.0.0', port: o.port ?? 8443 });
   const port = (app.server.address() as AddressInfo).port;
 
@@ -83,13 +84,33 @@ export async function serve(o: ServeOptions): Promise<Running> {
     async close() {
       watcher.close();
       cluster.stop();
-      // Fastify stops accepting, answers 503 to new requests on kept-alive connections, and waits for in-flight ones.
-      await app.close();
+      // Fastify stops accepting, answers 503 to new requests on kept-alive connections, and waits for
+      // in-flight ones. Connections with no request in flight are closed at once: kube-apiserver may
+      // hold a TLS connection it never sends on, which would otherwise hold the shutdown open.
+      const closed = app.close();
+      for (const [socket, inFlight] of requestsOn) if (inFlight === 0) socket.destroy();
+      await closed;
       await new Promise<void>((ok) => (metricsServer ? metricsServer.close(() => ok()) : ok()));
       log.info('meshguard stopped');
       log.flush();
     },
   };
+}
+
+/** Counts the requests in flight on each open connection of an HTTPS server. */
+function trackRequestsPerConnection(server: HttpsServer | Server | unknown): Map<Socket, number> {
+  const requestsOn = new Map<Socket, number>();
+  const s = server as HttpsServer;
+  s.on('secureConnection', (socket: Socket) => {
+    requestsOn.set(socket, 0);
+    socket.once('close', () => requestsOn.delete(socket));
+  });
+  s.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    requestsOn.set(socket, (requestsOn.get(socket) ?? 0) + 1);
+    res.once('close', () => requestsOn.has(socket) && requestsOn.set(socket, requestsOn.get(socket)! - 1));
+  });
+  return requestsOn;
 }
 
 /** Live informers with a kubeconfig (flag, in-cluster or KUBECONFIG); else manifests from a directory; else empty. */

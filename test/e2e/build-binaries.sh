@@ -67,11 +67,13 @@ build kube-apiserver "$K8S_VERSION" kube-apiserver build_kube_apiserver; KUBE_AP
 build etcd "$ETCD_VERSION" etcd build_etcd; ETCD=$out
 build helm "$HELM_VERSION" helm build_helm; HELM=$out
 
-# Smoke-check that each binary runs and reports the pinned version.
-"$KUBE_APISERVER" --version | grep -qF "$K8S_VERSION" || { log "kube-apiserver version mismatch"; exit 1; }
-"$ETCD" --version | grep -qF "${ETCD_VERSION#v}" || { log "etcd version mismatch"; exit 1; }
-"$HELM" version --short | grep -qF "$HELM_VERSION" || { log "helm version mismatch"; exit 1; }
-log "versions: $("$KUBE_APISERVER" --version) | $("$ETCD" --version | head -1) | helm $("$HELM" version --short)"
+# Smoke-check that each binary runs and reports the pinned version. The output is captured before
+# it is searched: `bin --version | grep -q` under pipefail fails when grep exits early (SIGPIPE).
+kube_v=$("$KUBE_APISERVER" --version); etcd_v=$("$ETCD" --version); helm_v=$("$HELM" version --short)
+[[ $kube_v == *"$K8S_VERSION"* ]] || { log "kube-apiserver version mismatch: $kube_v"; exit 1; }
+[[ $etcd_v == *"${ETCD_VERSION#v}"* ]] || { log "etcd version mismatch: $etcd_v"; exit 1; }
+[[ $helm_v == *"$HELM_VERSION"* ]] || { log "helm version mismatch: $helm_v"; exit 1; }
+log "versions: $kube_v | ${etcd_v%%$'\n'*} | helm $helm_v"
 
 echo "KUBE_APISERVER=$KUBE_APISERVER"
 echo "ETCD=$ETCD"
