@@ -33,10 +33,8 @@ export interface Meshguard {
   servingFingerprint(): Promise<string>;
   /** /metrics as text. */
   metrics(): Promise<string>;
-  /** meshguard's audit records (JSON log lines with audit: true) so far. */
-  auditRecords(): any[];
-  /** Waits for an audit record matching `match`; on a timeout, says what records there were. */
-  auditRecord(what: string, match: (record: any) => boolean, timeoutMs?: number): Promise<any>;
+  /** The sum of a metric's series whose labels include `labels` (0 when there is none). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
 }
 
 function requireBuilt() {
@@ -116,20 +114,16 @@ export async function startMeshguard(cp: ControlPlaneInfo, name = 'meshguard'): 
       const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
       return res.text();
     },
-    auditRecords() {
-      return readFileSync(logFile, 'utf8')
-        .split('\n')
-        .filter((l) => l.includes('"audit":true'))
-        .map((l) => JSON.parse(l));
-    },
-    async auditRecord(what, match, timeoutMs = 15_000) {
-      try {
-        return await eventually(what, async () => m.auditRecords().find(match), timeoutMs, 100);
-      } catch (err) {
-        const records = m.auditRecords();
-        const recent = records.slice(-8).map((r) => `${r.time} ${r.webhook} ${r.operation} ${r.kind} ${r.namespace}/${r.name} dryRun=${r.dryRun} ${r.result}`);
-        throw new Error(`${(err as Error).message}; meshguard running: ${proc.running()}, ${records.length} audit records, the last ones:\n${recent.join('\n')}`);
+    async metric(name, labels = {}) {
+      const text = await m.metrics();
+      let sum = 0;
+      for (const line of text.split('\n')) {
+        const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+        if (!match || match[1] !== name) continue;
+        const series = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, k, v]) => [k, v]));
+        if (Object.entries(labels).every(([k, v]) => series[k] === v)) sum += Number(match[3]);
       }
+      return sum;
     },
   };
   await launch();
