@@ -59,7 +59,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
 
   const watcher = watchKeyPair(certFile, keyFile, (pair) => (app.server as HttpsServer).setSecureContext(pair), log, o.certPollMs);
   const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, readiness, metrics, log });
-  const requestsOn = trackRequestsPerConnection(app.server);
+  const connections = trackConnections(app.server);
   await app.listen({ host: o.host ?? '0.0.0.0', port: o.port ?? 8443 });
   const port = (app.server.address() as AddressInfo).port;
 
@@ -88,7 +88,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
       // in-flight ones. Connections with no request in flight are closed at once: kube-apiserver may
       // hold a TLS connection it never sends on, which would otherwise hold the shutdown open.
       const closed = app.close();
-      for (const [socket, inFlight] of requestsOn) if (inFlight === 0) socket.destroy();
+      connections.closeIdle();
       await closed;
       await new Promise<void>((ok) => (metricsServer ? metricsServer.close(() => ok()) : ok()));
       log.info('meshguard stopped');
@@ -97,20 +97,34 @@ export async function serve(o: ServeOptions): Promise<Running> {
   };
 }
 
-/** Counts the requests in flight on each open connection of an HTTPS server. */
-function trackRequestsPerConnection(server: HttpsServer | Server | unknown): Map<Socket, number> {
-  const requestsOn = new Map<Socket, number>();
+/**
+ * Tracks an HTTPS server's TCP connections and which of them have a request in flight, so shutdown
+ * can close the others at once, including those still in (or just past) the TLS handshake.
+ * Connections are matched by their remote address and port, the same for the TCP and TLS socket.
+ */
+function trackConnections(server: unknown) {
   const s = server as HttpsServer;
-  s.on('secureConnection', (socket: Socket) => {
-    requestsOn.set(socket, 0);
-    socket.once('close', () => requestsOn.delete(socket));
+  const connections = new Set<Socket>();
+  const busy = new Map<string, number>();
+  const id = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
+  s.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
   });
   s.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    requestsOn.set(socket, (requestsOn.get(socket) ?? 0) + 1);
-    res.once('close', () => requestsOn.has(socket) && requestsOn.set(socket, requestsOn.get(socket)! - 1));
+    const key = id(req.socket);
+    busy.set(key, (busy.get(key) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (busy.get(key) ?? 1) - 1;
+      if (left > 0) busy.set(key, left);
+      else busy.delete(key);
+    });
   });
-  return requestsOn;
+  return {
+    closeIdle() {
+      for (const socket of connections) if (!busy.has(id(socket))) socket.destroy();
+    },
+  };
 }
 
 /** Live informers with a kubeconfig (flag, in-cluster or KUBECONFIG); else manifests from a directory; else empty. */

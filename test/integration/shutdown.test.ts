@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:tls';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'meshguard-term-'));
   const proc = spawn(process.execPath, ['dist/cli.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--certs-dir', dir, '--cluster-state', 'examples/cluster'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-  }) as ChildProcessWithoutNullStreams;
+  });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     proc.stdout.on('data', (d) => {
