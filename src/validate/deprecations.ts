@@ -70,23 +70,37 @@ function cache(path: string, segments: Segment[]): Segment[] {
 export function findPaths(root: unknown, path: string): FieldMatch[] {
   const out: FieldMatch[] = [];
   const segments = parseFieldPath(path);
-  const walk = (value: unknown, at: string, parent: unknown, depth: number) => {
+  // The concrete path is kept as a trail of keys and indexes and only written out on a match: most
+  // walks match nothing, and a VirtualService with many routes walks many elements.
+  const trail: Array<string | number> = [];
+  const walk = (value: unknown, parent: unknown, depth: number) => {
     if (!isSet(value)) return;
     if (depth === segments.length) {
-      out.push({ path: at, value, parent });
+      out.push({ path: formatTrail(trail), value, parent });
       return;
     }
     const segment = segments[depth];
+    const step = (key: string | number, child: unknown) => {
+      trail.push(key);
+      walk(child, value, depth + 1);
+      trail.pop();
+    };
     if ('key' in segment) {
-      if (isRecord(value) && Object.hasOwn(value, segment.key)) walk(value[segment.key], keyPath(at, segment.key), value, depth + 1);
+      if (isRecord(value) && Object.hasOwn(value, segment.key)) step(segment.key, value[segment.key]);
     } else if (segment.each === 'element') {
-      if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${at}[${i}]`, value, depth + 1));
+      if (Array.isArray(value)) for (let i = 0; i < value.length; i++) step(i, value[i]);
     } else if (isRecord(value)) {
-      for (const [k, v] of Object.entries(value)) walk(v, keyPath(at, k), value, depth + 1);
+      for (const k of Object.keys(value)) step(k, value[k]);
     }
   };
-  walk(root, '', undefined, 0);
+  walk(root, undefined, 0);
   return out;
+}
+
+function formatTrail(trail: Array<string | number>): string {
+  let path = '';
+  for (const key of trail) path = typeof key === 'number' ? `${path}[${key}]` : keyPath(path, key);
+  return path;
 }
 
 function entryApplies(entry: DeprecationEntry, input: ValidationInput): boolean {
