@@ -109,12 +109,6 @@ export class ClusterStore implements ClusterSnapshot {
     }
   }
 
-  /** Replaces every object of a kind, as after an informer's re-list. */
-  replaceAll(kind: SnapshotKind, objects: KubeObject[]): void {
-    for (const obj of [...this.table(kind).values()]) this.remove(kind, namespaceOf(obj), nameOf(obj)!);
-    for (const obj of objects) this.upsert(obj);
-  }
-
   size(kind: SnapshotKind): number {
     return this.table(kind).size;
   }
