@@ -69,10 +69,10 @@ export class ClusterInformers {
     let listed = false;
     const informer = makeInformer<KubernetesObject>(this.kc, path, async () => {
       const result = await list();
-      for (const item of result.items) Object.assign(item, { apiVersion, kind });
       listed = true;
       return result;
     });
+    // List items come without apiVersion and kind; the store needs them to tell Gateway API from Istio.
     const upsert = (obj: KubernetesObject) => this.store.upsert({ ...(obj as KubeObject), apiVersion, kind });
     informer.on('add', upsert);
     informer.on('update', upsert);
