@@ -8,8 +8,8 @@ import type { Finding } from '../findings.js';
 import type { KubeObject } from '../kube.js';
 import { nameOf, namespaceOf, parseApiVersion } from '../kube.js';
 import { decidePodMode, type PodModeRule } from '../mutate/pod-mode.js';
-import { namespaceConfig } from '../policy/namespace-config.js';
-import type { Enforcement, Mode, Policy, Severity } from '../policy/types.js';
+import { enforcementFor, namespaceConfig } from '../policy/namespace-config.js';
+import type { Mode, Policy, Severity } from '../policy/types.js';
 import type { RuleId } from '../rules.js';
 import { validateObject } from '../validate/index.js';
 import { pathSegments } from './field-path.js';
@@ -90,7 +90,7 @@ function checkObject(doc: ManifestDoc, snapshot: ClusterSnapshot, policy: Policy
   const kind = object.kind as string;
   const { group, version } = parseApiVersion(object.apiVersion);
   const namespace = CLUSTER_SCOPED.has(kind) ? undefined : (namespaceOf(object) ?? 'default');
-  if (enforcementOf(object, group, kind, namespace, snapshot, policy) === 'off') return false;
+  if (enforcementFor({ group, kind, namespace, object }, snapshot, policy) === 'off') return false;
 
   const ref = { file: doc.file, document: doc.index, kind, namespace: namespace ?? null, name: nameOf(object) ?? null };
   const seen = new Set<string>();
@@ -116,20 +116,6 @@ function checkObject(doc: ManifestDoc, snapshot: ClusterSnapshot, policy: Policy
     report.modes.push({ ...ref, line: lineOf(doc, path), path, mode: decision.mode, rule: decision.rule });
   }
   return true;
-}
-
-/** As the webhook judges it: a Namespace by its own label, other cluster-scoped objects by the policy. */
-function enforcementOf(
-  object: KubeObject,
-  group: string,
-  kind: string,
-  namespace: string | undefined,
-  snapshot: ClusterSnapshot,
-  policy: Policy,
-): Enforcement {
-  if (group === '' && kind === 'Namespace') return namespaceConfig(object, policy).enforcement;
-  if (namespace === undefined) return policy.clusterEnforcement;
-  return namespaceConfig(snapshot.namespace(namespace), policy).enforcement;
 }
 
 /** The line of the deepest part of the path that exists in the file, else the document's. */

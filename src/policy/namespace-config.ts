@@ -1,3 +1,4 @@
+import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import type { KubeObject } from '../kube.js';
 import { labelsOf } from '../kube.js';
 import { ISTIO, MESHGUARD } from '../labels.js';
@@ -39,4 +40,19 @@ function namespaceDefaultMode(labels: Record<string, string>, policy: Policy) {
   if (labels[ISTIO.rev] !== undefined)
     return { defaultMode: 'sidecar' as const, defaultModeSource: `${ISTIO.rev}=${labels[ISTIO.rev]}` };
   return { defaultMode: policy.clusterDefaultMode, defaultModeSource: 'policy clusterDefaultMode' };
+}
+
+/**
+ * The enforcement an object is judged by: a namespaced object follows its namespace's label, a
+ * Namespace its own label, and other cluster-scoped objects (GatewayClass) the policy's cluster
+ * enforcement. Shared by the webhook and `meshguard check`.
+ */
+export function enforcementFor(
+  target: { group: string; kind: string; namespace?: string; object?: KubeObject },
+  snapshot: ClusterSnapshot,
+  policy: Policy,
+): Enforcement {
+  if (target.group === '' && target.kind === 'Namespace') return namespaceConfig(target.object, policy).enforcement;
+  if (!target.namespace) return policy.clusterEnforcement;
+  return namespaceConfig(snapshot.namespace(target.namespace), policy).enforcement;
 }
