@@ -1,7 +1,7 @@
 # meshguard: `docker build -t meshguard .`, then `docker run meshguard` runs `meshguard serve`.
 
 # Build stage: compiles TypeScript and the re2 native addon (node-gyp needs python3, make and g++).
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -16,7 +16,7 @@ RUN npm run build \
  && npm prune --omit=dev
 
 # Runtime stage: the same base (glibc and Node ABI match the compiled addon), production files only.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 # package.json is needed at runtime: it makes dist/*.js ES modules ("type": "module").
