@@ -28,6 +28,8 @@ export interface ControlPlaneInfo {
   caFile: string;
   kubeconfig: string;
   helm: string;
+  /** What the running kube-apiserver reports as its version (GET /version, gitVersion). */
+  kubernetesVersion: string;
 }
 
 declare module 'vitest' {
@@ -393,7 +395,18 @@ export async function startControlPlane(): Promise<ControlPlane> {
       }),
       { mode: 0o600 },
     );
-    const info: ControlPlaneInfo = { dir, apiUrl: `https://127.0.0.1:${apiPort}`, apiPort, token, caFile, kubeconfig, helm: bins.helm };
+    const version = await apiRequest({ apiPort, token, ca }, 'GET', '/version');
+    if (version.status !== 200 || typeof version.body?.gitVersion !== 'string') throw new Error(`GET /version: ${version.status} ${version.text}`);
+    const info: ControlPlaneInfo = {
+      dir,
+      apiUrl: `https://127.0.0.1:${apiPort}`,
+      apiPort,
+      token,
+      caFile,
+      kubeconfig,
+      helm: bins.helm,
+      kubernetesVersion: version.body.gitVersion,
+    };
     await installCrds({ apiPort, token, ca });
     return { info, etcd, apiserver, stop };
   } catch (err) {
