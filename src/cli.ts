@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import closeWithGrace from 'close-with-grace';
 import { destination, pino } from 'pino';
+import { escapeLineSeparators } from './client-text.js';
 import { serve } from './server/main.js';
 import { generateCertificates } from './server/tls.js';
 
@@ -57,7 +58,7 @@ async function serveCommand(args: string[]): Promise<number> {
   });
   // Asynchronous stdout: under load, audit lines are batched into few writes instead of one write
   // syscall per request. sonic-boom flushes synchronously when the process exits, so no line is lost.
-  const log = pino({ level: values['log-level'] }, destination({ dest: 1, sync: false }));
+  const log = pino({ level: values['log-level'], hooks: { streamWrite: escapeLineSeparators } }, destination({ dest: 1, sync: false }));
   const running = await serve({
     host: values.host,
     port: portNumber(values.port, '--port'),

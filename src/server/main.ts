@@ -4,6 +4,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
+import { escapeLineSeparators } from '../client-text.js';
 import { storeFromDirectory } from '../cluster/from-files.js';
 import { ClusterInformers } from '../cluster/informers.js';
 import { ClusterStore, SNAPSHOT_KINDS } from '../cluster/snapshot.js';
@@ -38,7 +39,7 @@ export interface Running {
 
 /** Starts `meshguard serve`: loads policy and certificates, the cluster view, the HTTPS and metrics servers. */
 export async function serve(o: ServeOptions): Promise<Running> {
-  const log = o.log ?? pino({ level: 'info' });
+  const log = o.log ?? pino({ level: 'info', hooks: { streamWrite: escapeLineSeparators } });
   const policyFile = o.policyFile ?? DEFAULT_POLICY_FILE;
   const policy = loadPolicyFile(policyFile);
   log.info({ policyFile, clusterDefaultMode: policy.clusterDefaultMode }, 'policy loaded');

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import type { KubeObject } from '../../src/kube.js';
 import { ClusterStore } from '../../src/cluster/snapshot.js';
+import { escapeLineSeparators } from '../../src/client-text.js';
 import { buildApp } from '../../src/server/app.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import type { Policy } from '../../src/policy/types.js';
@@ -22,7 +23,7 @@ export function testApp(objects: KubeObject[] = [], policy: Policy = defaultPoli
     snapshot: new ClusterStore(objects),
     readiness: { ready: () => ready, pending: () => (ready ? [] : ['cache Namespace not synced']) },
     metrics,
-    log: pino({ level: 'info' }, sink),
+    log: pino({ level: 'info', hooks: { streamWrite: escapeLineSeparators } }, sink),
   });
   return { app, lines, metrics };
 }
