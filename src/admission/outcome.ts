@@ -22,20 +22,61 @@ export interface Outcome {
   findings: Array<Finding & { result: FindingResult }>;
 }
 
-// Kubernetes truncates admission warnings: keep each within 120 characters, all within 4 KiB
-// (k8s.io/apiserver pkg/warning: truncateLength 120 per warning, 4096 in total).
-const WARNING_MAX = 120;
-const WARNINGS_TOTAL_MAX = 4096;
+// kube-apiserver passes admission warnings through its warning recorder (k8s.io/apiserver
+// pkg/server/filters/warning.go, recorder.AddWarning): once the warnings of one request pass
+// truncateAtTotalRunes (4 * 1024) in total it cuts every warning to truncateItemRunes (256) and drops
+// the ones that come after. A warning of at most 256 runes is therefore never cut, and kubectl prints
+// it whole; meshguard keeps its own warnings within 4096 runes so it never triggers the cutting.
+export const WARNING_MAX_RUNES = 256;
+export const WARNINGS_TOTAL_MAX_RUNES = 4096;
 
+const runes = (s: string) => [...s].length;
+
+/** The first `n` runes of `s`, cut back to a word boundary when one is near, with an ellipsis. */
+function clip(s: string, n: number): string {
+  const chars = [...s];
+  if (chars.length <= n) return s;
+  const cut = chars.slice(0, n - 1).join('');
+  const space = cut.lastIndexOf(' ');
+  return `${(space > cut.length - 30 ? cut.slice(0, space) : cut).replace(/[\s,;:]+$/, '')}…`;
+}
+
+/**
+ * A finding as one warning kubectl shows in full: `[rule-id]`, what is wrong (the message's first
+ * sentence) and how to fix it (its last sentence, or what follows its last `; `), within 256 runes.
+ * A message that fits is kept whole; the audit line always has the full text.
+ */
+export function warningText(message: string): string {
+  const text = message.replace(/\s+/g, ' ').trim();
+  if (runes(text) <= WARNING_MAX_RUNES) return text;
+  const rule = /^\[[^\]]+\] /.exec(text)?.[0] ?? '';
+  const body = text.slice(rule.length);
+  const room = WARNING_MAX_RUNES - runes(rule);
+  const sentences = body.split(/(?<=\.) (?=[A-Z])/);
+  const semicolon = body.lastIndexOf('; ');
+  const [what, separator, fix] =
+    sentences.length > 1 ? [sentences[0], ' ', sentences.at(-1)!] : semicolon > 0 ? [body.slice(0, semicolon), '; ', body.slice(semicolon + 2)] : [body, '', ''];
+  if (!fix) return rule + clip(what, room);
+  // The fix gets the room it needs, as long as at least 80 runes are left to say what is wrong.
+  const shortFix = clip(fix, Math.min(runes(fix), room - runes(separator) - 80));
+  return `${rule}${clip(what, room - runes(separator) - runes(shortFix))}${separator}${shortFix}`;
+}
+
+/** Warnings for the response: each within 256 runes, all within 4096; what does not fit is counted. */
 export function limitWarnings(messages: string[]): string[] {
   const out: string[] = [];
+  const moreRoom = 100;
   let total = 0;
-  for (const raw of messages) {
-    const oneLine = raw.replace(/\s+/g, ' ').trim();
-    const w = oneLine.length > WARNING_MAX ? `${oneLine.slice(0, WARNING_MAX - 3)}...` : oneLine;
-    if (total + w.length > WARNINGS_TOTAL_MAX) break;
+  for (const [i, message] of messages.entries()) {
+    const w = warningText(message);
+    const last = i === messages.length - 1;
+    if (total + runes(w) + (last ? 0 : moreRoom) > WARNINGS_TOTAL_MAX_RUNES) {
+      const left = messages.length - i;
+      out.push(`[meshguard] ${left} more finding${left === 1 ? '' : 's'} not shown; meshguard's audit log has them all.`);
+      break;
+    }
     out.push(w);
-    total += w.length;
+    total += runes(w);
   }
   return out;
 }

@@ -153,7 +153,8 @@ describe('6. warnings reach the client as Warning headers', () => {
       spec: { selector: { matchLabels: { app: 'inventory' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] },
     });
     expect(res.status, res.text).toBe(201);
-    expect(res.warnings).toEqual([expect.stringMatching(/^\[authz-l7-needs-waypoint\] /)]);
+    // Whole as kube-apiserver relays it: the rule, what is wrong, and the fix at the end.
+    expect(res.warnings).toEqual([expect.stringMatching(/^\[authz-l7-needs-waypoint\] spec\.selector binds .* Fix: bind it to a waypoint instead: replace spec\.selector with spec\.targetRefs/)]);
   });
 
   it('warn mode: an invalid regex is admitted with a warning', async () => {

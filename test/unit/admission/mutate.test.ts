@@ -58,7 +58,7 @@ describe('/mutate', () => {
     expect(r.allowed).toBe(true);
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toMatch(/^\[dataplane-mode-invalid\] /);
-    expect(r.warnings[0].length).toBeLessThanOrEqual(120);
+    expect(r.warnings[0]).toContain('For a sidecar, set the label sidecar.istio.io/inject="true" instead.');
     expect(r.ops).toContainEqual({ op: 'add', path: '/metadata/labels/istio.io~1dataplane-mode', value: 'ambient' });
   });
 

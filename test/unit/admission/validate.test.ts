@@ -58,12 +58,16 @@ describe('/validate and the enforcement table', () => {
     expect(r.warnings).toBeUndefined();
   });
 
-  it('warn: errors are allowed with warnings of at most 120 characters', async () => {
-    const { validate } = setup();
+  it('warn: errors are allowed with a warning kubectl shows whole (rule, what, fix); the audit line has the full text', async () => {
+    const { validate, lines } = setup();
     const r = await validate(apReview('warned'));
     expect(r.allowed).toBe(true);
-    expect(r.warnings[0]).toMatch(/^\[authz-l7-needs-waypoint\] /);
-    expect(r.warnings.every((w: string) => w.length <= 120)).toBe(true);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/^\[authz-l7-needs-waypoint\] spec\.selector binds this policy to ztunnel .* Fix: bind it to a waypoint instead: replace spec\.selector with spec\.targetRefs/);
+    expect([...r.warnings[0]].length).toBeLessThanOrEqual(256);
+    const full = lines.at(-1).findings[0].message;
+    expect(full.length).toBeGreaterThan(256);
+    expect(full).toContain('blocks nothing at all');
   });
 
   it('audit: allowed silently, but logged with the finding', async () => {
