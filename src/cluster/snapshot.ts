@@ -17,6 +17,8 @@ export interface ClusterSnapshot {
   waypoints(namespace: string): KubeObject[];
   gatewayClass(name: string): KubeObject | undefined;
   service(namespace: string, name: string): KubeObject | undefined;
+  /** The Services of a namespace (metadata and spec.selector only). */
+  services(namespace: string): KubeObject[];
   serviceEntry(namespace: string, name: string): KubeObject | undefined;
   /** Namespaces, Services and ServiceEntries whose `istio.io/use-waypoint` names this Gateway. */
   waypointReferrers(namespace: string, name: string): WaypointReferrer[];
@@ -43,13 +45,16 @@ export function snapshotKindOf(obj: KubeObject): SnapshotKind | undefined {
 }
 
 /**
- * Keeps what the rules read and drops the rest (managedFields, a Service's spec and status), so a
- * cache of 50,000 Services stays small.
+ * Keeps what the rules read and drops the rest (managedFields, a Service's status and all of its
+ * spec but the selector, which says which pods it fronts), so a cache of 50,000 Services stays small.
  */
 function trim(kind: SnapshotKind, obj: KubeObject, namespace: string | undefined): KubeObject {
   const { managedFields: _dropped, ...metadata } = obj.metadata ?? {};
   const meta = namespace === undefined ? metadata : { ...metadata, namespace };
-  if (kind === 'Service') return { apiVersion: obj.apiVersion, kind, metadata: meta };
+  if (kind === 'Service') {
+    const selector = obj.spec?.selector;
+    return { apiVersion: obj.apiVersion, kind, metadata: meta, ...(selector !== undefined && { spec: { selector } }) };
+  }
   return { ...obj, metadata: meta };
 }
 
@@ -62,6 +67,7 @@ const key = (namespace: string | undefined, name: string) => `${namespace ?? ''}
 export class ClusterStore implements ClusterSnapshot {
   private readonly objects = new Map<SnapshotKind, Map<string, KubeObject>>();
   private readonly waypointsByNs = new Map<string, Map<string, KubeObject>>();
+  private readonly servicesByNs = new Map<string, Map<string, KubeObject>>();
   /** `ns/gateway` -> referrer key -> referrer. */
   private readonly referrers = new Map<string, Map<string, WaypointReferrer>>();
   /** referrer key -> the `ns/gateway` it is indexed under, to unindex on update. */
@@ -94,6 +100,11 @@ export class ClusterStore implements ClusterSnapshot {
       if (!byName) this.waypointsByNs.set(namespace!, (byName = new Map()));
       byName.set(name, obj);
     }
+    if (kind === 'Service') {
+      let byName = this.servicesByNs.get(namespace!);
+      if (!byName) this.servicesByNs.set(namespace!, (byName = new Map()));
+      byName.set(name, obj);
+    }
     if (kind === 'Namespace' || kind === 'Service' || kind === 'ServiceEntry') this.indexReferrer(kind, namespace, name, obj);
   }
 
@@ -101,6 +112,7 @@ export class ClusterStore implements ClusterSnapshot {
     const k = key(namespace, name);
     if (!this.table(kind).delete(k)) return;
     if (kind === 'Gateway') this.waypointsByNs.get(namespace!)?.delete(name);
+    if (kind === 'Service') this.servicesByNs.get(namespace!)?.delete(name);
     const refKey = `${kind}:${k}`;
     const target = this.referrerTarget.get(refKey);
     if (target !== undefined) {
@@ -127,6 +139,9 @@ export class ClusterStore implements ClusterSnapshot {
   }
   service(namespace: string, name: string) {
     return this.table('Service').get(key(namespace, name));
+  }
+  services(namespace: string) {
+    return [...(this.servicesByNs.get(namespace)?.values() ?? [])];
   }
   serviceEntry(namespace: string, name: string) {
     return this.table('ServiceEntry').get(key(namespace, name));

@@ -6,6 +6,7 @@ import { namespaceConfig } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
 import type { ValidationContext, Validator } from './index.js';
 import { findRuleAttributes, removedWhenKeyAdvice, type RuleAttribute } from './l7-attributes.js';
+import { namespaceWaypoint } from './waypoint-gateway.js';
 
 const VERSIONS = ['v1', 'v1beta1'];
 const MAX_TARGET_REFS = 16;
@@ -31,8 +32,8 @@ interface TargetRef {
   namespace?: string;
 }
 
-/** Whether the policy is bound by targetRef(s): then waypoints enforce it and ztunnel ignores it. */
-const hasTargetRefs = (spec: Record<string, unknown>) => isSet(spec.targetRef) || listOf(spec.targetRefs).length > 0;
+/** Whether a policy is bound by targetRef(s): then waypoints enforce it and ztunnel ignores it. */
+export const hasTargetRefs = (spec: Record<string, unknown>) => isSet(spec.targetRef) || listOf(spec.targetRefs).length > 0;
 
 function targetRefsOf(spec: Record<string, unknown>): TargetRef[] {
   const refs: Array<[string, unknown]> = [];
@@ -50,17 +51,8 @@ function targetRefsOf(spec: Record<string, unknown>): TargetRef[] {
     }));
 }
 
-/** The waypoint a namespace's policies should target: its use-waypoint label, else a waypoint in it. */
-function knownWaypoint(snapshot: ClusterSnapshot, namespace: string): { name: string; namespace: string } | undefined {
-  const labels = labelsOf(snapshot.namespace(namespace));
-  const named = labels[ISTIO.useWaypoint];
-  if (named && named !== 'none') return { name: named, namespace: labels[ISTIO.useWaypointNamespace] || namespace };
-  const names = snapshot.waypoints(namespace).map(nameOf).filter((n): n is string => !!n).sort();
-  return names.length ? { name: names[0], namespace } : undefined;
-}
-
 function targetRefsFix(snapshot: ClusterSnapshot, namespace: string): string {
-  const waypoint = knownWaypoint(snapshot, namespace);
+  const waypoint = namespaceWaypoint(snapshot, namespace);
   const refs = `spec.targetRefs: [{kind: Gateway, group: ${GATEWAY_API}, name: ${waypoint?.name ?? 'waypoint'}}]`;
   if (!waypoint) return `${refs} after deploying a waypoint (istioctl waypoint apply -n ${namespace} --enroll-namespace)`;
   if (waypoint.namespace !== namespace)
@@ -203,7 +195,7 @@ function targetFindings(spec: Record<string, unknown>, namespace: string, ctx: V
       report(
         finding(policy, 'authz-target-not-waypoint', ref.path,
           `${kind} "${ref.name}" is not bound to a waypoint (${reason}), so no waypoint enforces this policy, and ztunnel ignores policies with targetRefs. ` +
-          `Bind it: kubectl label ${kind.toLowerCase()} ${ref.name} -n ${namespace} ${ISTIO.useWaypoint}=${knownWaypoint(snapshot, namespace)?.name ?? 'waypoint'}.`),
+          `Bind it: kubectl label ${kind.toLowerCase()} ${ref.name} -n ${namespace} ${ISTIO.useWaypoint}=${namespaceWaypoint(snapshot, namespace)?.name ?? 'waypoint'}.`),
       );
   }
 }

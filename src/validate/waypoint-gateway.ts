@@ -107,3 +107,12 @@ export function isTerminating(namespace: KubeObject | undefined): boolean {
   const deleting = isRecord(namespace.metadata) && typeof namespace.metadata.deletionTimestamp === 'string';
   return deleting || (isRecord(namespace.status) && namespace.status.phase === 'Terminating');
 }
+
+/** The waypoint a namespace's workloads use or would use: its use-waypoint label, else a waypoint in it. */
+export function namespaceWaypoint(snapshot: ClusterSnapshot, namespace: string): { name: string; namespace: string } | undefined {
+  const labels = labelsOf(snapshot.namespace(namespace));
+  const named = labels[ISTIO.useWaypoint];
+  if (named && named !== 'none') return { name: named, namespace: labels[ISTIO.useWaypointNamespace] || namespace };
+  const names = snapshot.waypoints(namespace).map(nameOf).filter((n): n is string => !!n).sort();
+  return names.length ? { name: names[0], namespace } : undefined;
+}
