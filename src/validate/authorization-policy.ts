@@ -119,7 +119,7 @@ function refProblems(ref: TargetRef, namespace: string, policy: Policy, report: 
     problems++;
     report(finding(policy, 'authz-target-invalid', path, text));
   };
-  const group = TARGET_GROUPS[ref.kind];
+  const group = Object.hasOwn(TARGET_GROUPS, ref.kind) ? TARGET_GROUPS[ref.kind] : undefined;
   if (group === undefined)
     flag(`${ref.path}.kind`,
       `kind "${ref.kind}" cannot be a policy target; use Gateway or GatewayClass (group ${GATEWAY_API}), Service (group ""), or ServiceEntry (group networking.istio.io).`);

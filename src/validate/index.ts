@@ -48,7 +48,8 @@ const VALIDATORS: Validator[] = [
 
 /** Runs every rule that applies to the object. Pure and total: never throws on any input. */
 export function validateObject(input: ValidationInput, snapshot: ClusterSnapshot, policy: Policy): Finding[] {
-  if (!VALIDATED_KINDS[input.group]?.includes(input.kind)) return [];
+  // Own keys only: a group named `constructor` must not reach Object.prototype.
+  if (!Object.hasOwn(VALIDATED_KINDS, input.group) || !VALIDATED_KINDS[input.group].includes(input.kind)) return [];
   const ctx = { snapshot, policy };
   return VALIDATORS.flatMap((validate) => validate(input, ctx));
 }

@@ -32,6 +32,47 @@ describe('bad input never crashes, hangs or returns 500', () => {
     }
   });
 
+  // Issue 7 item 5: each of these was a 500 (a stack overflow in JSON.stringify or a template string,
+  // or a kind group that reached Object.prototype through a plain-object lookup).
+  const deepList = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+  const deepObject = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+  // The review with request fields set to raw JSON text (JSON.stringify would overflow building them).
+  const withRequest = (fields: Record<string, string>) => {
+    const request: Record<string, unknown> = { ...podReview('shop', pod()).request };
+    for (const field of Object.keys(fields)) request[field] = `@${field}@`;
+    let text = JSON.stringify({ ...podReview('shop', pod()), request });
+    for (const [field, raw] of Object.entries(fields)) text = text.replace(`"@${field}@"`, raw);
+    return text;
+  };
+  it.each([
+    ['a deeply nested review kind', () => `{"kind":${deepList(100_000)}}`, /kind must be "AdmissionReview", got \(a list\)/],
+    ['a deeply nested review apiVersion', () => `{"kind":"AdmissionReview","apiVersion":${deepObject(100_000)}}`, /apiVersion must be one of .*, got \(an object\)/],
+    ['a deeply nested request.namespace', () => withRequest({ namespace: deepList(100_000) }), /request\.namespace must be a string, got \(a list\)/],
+    ['a deeply nested request.name', () => withRequest({ name: deepObject(50_000) }), /request\.name must be a string, got \(an object\)/],
+    ['a request.namespace object', () => withRequest({ namespace: '{"a":"b"}' }), /request\.namespace must be a string/],
+    ['a deeply nested request.kind.kind', () => withRequest({ kind: `{"group":"","version":"v1","kind":${deepList(100_000)}}` }), /request\.kind must have group, version and kind/],
+    ['a non-string request.kind.group', () => withRequest({ kind: `{"group":${deepList(100_000)},"version":"v1","kind":"Pod"}` }), /request\.kind\.group must be a string/],
+    ['a non-string request.userInfo.username', () => withRequest({ userInfo: '{"username":["alice"]}' }), /request\.userInfo\.username must be a string/],
+    ['a non-boolean request.dryRun', () => withRequest({ dryRun: '"yes"' }), /request\.dryRun must be true or false/],
+    ['a request.requestKind list', () => withRequest({ requestKind: '[1]' }), /request\.requestKind must be an object/],
+    ['a 1 MB request.uid', () => withRequest({ uid: `"${'u'.repeat(1_000_000)}"` }), /request\.uid must be at most 256 characters/],
+  ])('%s is a 400 that names the field', async (_name, payload, message) => {
+    for (const url of ['/mutate', '/validate']) {
+      const res = await app.inject({ method: 'POST', url, headers: json, payload: payload() });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().message).toMatch(message);
+    }
+  });
+
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('a kind group %j is looked up as its own key only', async (group) => {
+    const body = { ...podReview('shop', pod()), request: { ...podReview('shop', pod()).request, kind: { group, version: 'v1', kind: 'includes' } } };
+    for (const url of ['/mutate', '/validate']) {
+      const res = await app.inject({ method: 'POST', url, headers: json, payload: JSON.stringify(body) });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().response).toMatchObject({ allowed: true });
+    }
+  });
+
   it('GET on an admission path is 404, not a crash', async () => {
     expect((await app.inject({ method: 'GET', url: '/mutate' })).statusCode).toBe(404);
   });

@@ -268,6 +268,13 @@ describe('authz-target-invalid', () => {
     expect(validate(allowed)).toEqual([]);
   });
 
+  it.each(['constructor', 'toString', '__proto__'])('a target kind %j is not a target kind (no Object.prototype lookup)', (kind) => {
+    const [f, ...rest] = validate(ap('shop', { targetRefs: [{ kind, group: '', name: 'reviews' }] }));
+    expect(rest).toEqual([]);
+    expect(f).toMatchObject({ rule: 'authz-target-invalid', path: 'spec.targetRefs[0].kind' });
+    expect(f.message).toContain(`kind "${kind}" cannot be a policy target`);
+  });
+
   it('names the root namespace and the way out for a GatewayClass target', () => {
     const [f] = validate(ap('shop', { targetRefs: [gwc] }));
     expect(f.message).toContain('only for a policy in the root namespace "istio-system"; move the policy there, or target a Gateway in "shop"');
