@@ -115,12 +115,12 @@ export function storeFromManifests(docs: ManifestDoc[]): ClusterStore {
 }
 
 /**
- * A snapshot read from a cluster-state directory one file at a time, so that only one file's YAML
- * syntax tree is alive at once (a dump of 50,000 Services stays within a small heap).
+ * A snapshot read from a cluster-state directory (or several paths) one file at a time, so that only
+ * one file's YAML syntax tree is alive at once (a dump of 50,000 Services stays within a small heap).
  */
-export function storeFromDirectory(dir: string): ClusterStore {
+export function storeFromDirectory(dir: string | string[]): ClusterStore {
   const store = new ClusterStore();
-  for (const file of manifestFiles([dir])) {
+  for (const file of manifestFiles(typeof dir === 'string' ? [dir] : dir)) {
     for (const { items } of documents(readText(file), file)) for (const item of items) if (isRecord(item)) store.upsert(item as KubeObject);
   }
   return store;

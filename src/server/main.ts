@@ -2,11 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Server as HttpsServer } from 'node:https';
 import { resolve } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { escapeLineSeparators } from '../client-text.js';
 import { storeFromDirectory } from '../cluster/from-files.js';
 import { ClusterInformers } from '../cluster/informers.js';
+import { kubeConfig } from '../cluster/kubeconfig.js';
 import { ClusterStore, SNAPSHOT_KINDS } from '../cluster/snapshot.js';
 import { DEFAULT_POLICY_FILE, loadPolicyFile } from '../policy/load.js';
 import { buildApp, type Readiness } from './app.js';
@@ -158,13 +158,4 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: ReturnType<typeof 
     stop: () => {},
     description: o.clusterState ? `standalone (${o.clusterState})` : 'standalone (empty cluster)',
   };
-}
-
-function kubeConfig(file: string | undefined): KubeConfig | undefined {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else if (process.env.KUBECONFIG) kc.loadFromDefault();
-  else return undefined;
-  return kc;
 }
