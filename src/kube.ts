@@ -43,9 +43,8 @@ function stringMap(value: unknown): Record<string, string> {
   let clean = true;
   for (const k in value) if (typeof value[k] !== 'string') clean = false;
   if (clean) return value as Record<string, string>;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
-  return out;
+  // fromEntries defines own keys: `out[k] = v` would drop a `__proto__` key instead of keeping it.
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 export function labelsOf(obj: KubeObject | undefined): Record<string, string> {

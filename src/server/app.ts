@@ -41,6 +41,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     connectionTimeout: 30_000,
     requestTimeout: 15_000,
     return503OnClosing: true,
+    // A `__proto__` or `constructor` key is data (a VirtualService may match a header so named), not a
+    // reason for a 400: JSON.parse makes it an own property and never touches Object.prototype, and
+    // meshguard copies client maps only with Object.entries/fromEntries and spreads.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
   // AdmissionReviews are JSON; anything else is 415 rather than parsed as text.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { labelsOf } from '../../../src/kube.js';
 import { testApp } from '../../helpers/app.js';
 import { namespace, pod, podReview } from '../../helpers/objects.js';
 
@@ -23,7 +24,6 @@ describe('bad input never crashes, hangs or returns 500', () => {
     ['request.kind missing', json, JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 'CREATE' } }), 400, /request\.kind/],
     ['a bogus operation', json, JSON.stringify({ ...podReview('shop', pod()), request: { ...podReview('shop', pod()).request, operation: 'PATCH' } }), 400, /operation/],
     ['object is not an object', json, JSON.stringify({ ...podReview('shop', pod()), request: { ...podReview('shop', pod()).request, object: [1] } }), 400, /request\.object/],
-    ['a __proto__ key', json, '{"__proto__":{"x":1},"apiVersion":"admission.k8s.io/v1"}', 400, /./],
   ])('%s -> %s', async (_name, headers, payload, status, message) => {
     for (const url of ['/mutate', '/validate']) {
       const res = await app.inject({ method: 'POST', url, headers, payload });
@@ -105,5 +105,64 @@ describe('the AdmissionReview contract', () => {
     const res = await notReady.inject('/readyz');
     expect(res.statusCode).toBe(503);
     expect(res.json().pending).toEqual(['cache Namespace not synced']);
+  });
+});
+
+// Issue 7 item 6: a `__proto__` key is data. JSON.parse makes it an own property; nothing may copy it
+// into a prototype. Each test also proves Object.prototype is untouched.
+describe('a __proto__ or constructor key anywhere is data, not a 400 and not pollution', () => {
+  const { app } = testApp([namespace('shop', { 'istio.io/dataplane-mode': 'ambient' })]);
+  const post = (url: string, payload: string) => app.inject({ method: 'POST', url, headers: json, payload });
+  const untouched = () => {
+    expect(Object.getOwnPropertyNames(Object.prototype).filter((k) => !BUILTIN_PROTO_KEYS.includes(k))).toEqual([]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+  };
+  const BUILTIN_PROTO_KEYS = Object.getOwnPropertyNames(Object.prototype);
+  const poison = '{"polluted":true,"kind":"AdmissionReview"}';
+
+  it('inside a valid pod review, at the top, in the request and in the labels: decided and patched', async () => {
+    const review = podReview('shop', pod({ labels: { app: 'web' } }));
+    const text = JSON.stringify(review)
+      .replace('{"apiVersion"', `{"__proto__":${poison},"apiVersion"`)
+      .replace('"uid":', `"constructor":{"prototype":${poison}},"__proto__":${poison},"uid":`)
+      .replace('"labels":{', '"labels":{"__proto__":"x","constructor":"y",');
+    const res = await post('/mutate', text);
+    expect(res.statusCode).toBe(200);
+    const { response } = res.json();
+    expect(response).toMatchObject({ uid: review.request.uid, allowed: true, patchType: 'JSONPatch', auditAnnotations: { mode: 'ambient' } });
+    const ops = JSON.parse(Buffer.from(response.patch, 'base64').toString());
+    expect(ops).toContainEqual({ op: 'add', path: '/metadata/labels/istio.io~1dataplane-mode', value: 'ambient' });
+    untouched();
+  });
+
+  it('a VirtualService header named __proto__ is validated like any header', async () => {
+    const vs = (regex: string) =>
+      JSON.stringify({
+        ...podReview('shop', pod()),
+        request: {
+          ...podReview('shop', pod()).request,
+          kind: { group: 'networking.istio.io', version: 'v1', kind: 'VirtualService' },
+          object: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web', namespace: 'shop' }, spec: { hosts: ['web'], http: [{ match: [{ headers: { HEADER: { regex } } }], route: [{ destination: { host: 'web' } }] }] } },
+        },
+      }).replace('"HEADER"', '"__proto__"');
+    const bad = (await post('/validate', vs('(?=lookahead)'))).json().response;
+    expect(bad.allowed).toBe(false);
+    expect(bad.status.message).toMatch(/^\[regex-invalid\] spec\.http\[0\]\.match\[0\]\.headers\.__proto__\.regex "\(\?=lookahead\)" is not valid RE2/);
+    const good = await post('/validate', vs('v[0-9]+'));
+    expect(good.statusCode).toBe(200);
+    expect(good.json().response).toMatchObject({ allowed: true });
+    untouched();
+  });
+
+  it('a label map cleaned of a non-string value keeps its __proto__ key as an own key', async () => {
+    const labels = labelsOf(JSON.parse('{"metadata":{"labels":{"__proto__":"ambient","n":1}}}'));
+    expect(Object.entries(labels)).toEqual([['__proto__', 'ambient']]);
+    expect(Object.getPrototypeOf(labels)).toBe(Object.prototype);
+    const text = JSON.stringify(podReview('shop', pod())).replace('"generateName":', '"labels":{"__proto__":"ambient","n":1},"generateName":');
+    const res = await post('/mutate', text);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().response.allowed).toBe(true);
+    untouched();
   });
 });
