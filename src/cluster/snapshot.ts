@@ -1,6 +1,6 @@
 import type { KubeObject } from '../kube.js';
 import { ISTIO } from '../labels.js';
-import { labelsOf, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
+import { isRecord, labelsOf, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
 
 /** An object that binds to a waypoint through `istio.io/use-waypoint`. */
 export interface WaypointReferrer {
@@ -52,7 +52,7 @@ function trim(kind: SnapshotKind, obj: KubeObject, namespace: string | undefined
   const { managedFields: _dropped, ...metadata } = obj.metadata ?? {};
   const meta = namespace === undefined ? metadata : { ...metadata, namespace };
   if (kind === 'Service') {
-    const selector = obj.spec?.selector;
+    const selector: unknown = isRecord(obj.spec) ? obj.spec.selector : undefined;
     return { apiVersion: obj.apiVersion, kind, metadata: meta, ...(selector !== undefined && { spec: { selector } }) };
   }
   return { ...obj, metadata: meta };
@@ -102,7 +102,7 @@ export class ClusterStore implements ClusterSnapshot {
     }
     if (kind === 'Service') {
       let byName = this.servicesByNs.get(namespace!);
-      if (!byName) this.servicesByNs.set(namespace!, (byName = new Map()));
+      if (!byName) this.servicesByNs.set(namespace!, (byName = new Map<string, KubeObject>()));
       byName.set(name, obj);
     }
     if (kind === 'Namespace' || kind === 'Service' || kind === 'ServiceEntry') this.indexReferrer(kind, namespace, name, obj);
