@@ -35,7 +35,7 @@ export class Inventory {
       if (!kind || !nameOf(obj)) continue;
       const ns = kind === 'Node' ? '' : (namespaceOf(obj) ?? 'default');
       let kinds = this.byNs.get(ns);
-      if (!kinds) this.byNs.set(ns, (kinds = new Map()));
+      if (!kinds) this.byNs.set(ns, (kinds = new Map<PlanKind, KubeObject[]>()));
       let list = kinds.get(kind);
       if (!list) kinds.set(kind, (list = []));
       list.push(obj);
@@ -61,7 +61,7 @@ export class Inventory {
  */
 export function ownerOf(pod: KubeObject): { kind: string; name: string } {
   const refs = isRecord(pod.metadata) && Array.isArray(pod.metadata.ownerReferences) ? pod.metadata.ownerReferences : [];
-  const ref = refs.find((r) => isRecord(r) && r.controller === true) ?? refs.find(isRecord);
+  const ref: unknown = refs.find((r) => isRecord(r) && r.controller === true) ?? refs.find(isRecord);
   if (!isRecord(ref) || typeof ref.kind !== 'string' || typeof ref.name !== 'string') return { kind: 'Pod', name: nameOf(pod) ?? '' };
   const hash = labelsOf(pod)['pod-template-hash'];
   if (ref.kind === 'ReplicaSet' && hash && ref.name.endsWith(`-${hash}`)) return { kind: 'Deployment', name: ref.name.slice(0, -hash.length - 1) };

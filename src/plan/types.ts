@@ -23,7 +23,7 @@ export type Effect = 'waypoint' | 'blocks' | 'note';
 export const REASON_IDS = [
   'authz-l7-selector',
   'authz-action-unsupported',
-  'authz-source-behind-waypoint',
+  'authz-moves-with-waypoint',
   'request-authentication-selector',
   'telemetry-selector',
   'wasmplugin-selector',

@@ -200,14 +200,20 @@ function planNamespace(ns: string, snapshot: ClusterSnapshot, inventory: Invento
     // Behind a waypoint, ztunnel at the destination sees the waypoint's identity as the source
     // (tests/integration/ambient/baseline_test.go TestAuthorizationWaypointDefaultDeny allows
     // cluster.local/ns/NS/sa/WAYPOINT at the workload), so source checks left on ztunnel would judge
-    // the waypoint instead of the client: such policies move to the waypoint too.
+    // the waypoint instead of the client; and an ALLOW left on ztunnel would let requests that skip
+    // the waypoint (addressed to a pod) through without its DENY policies. Both move to the waypoint,
+    // which still sees the client; a DENY without source checks stays on ztunnel, where it still denies.
     for (const ap of inventory.of(ns, 'AuthorizationPolicy')) {
       const spec = isRecord(ap.spec) ? ap.spec : {};
       if (hasTargetRefs(spec) || !affects(ap) || candidates.some((c) => c.obj === ap)) continue;
-      const source = findRuleAttributes(spec).find((a) => a.path.includes('.from[') || /when key source\./.test(a.attribute));
-      if (!source) continue;
-      add('authz-source-behind-waypoint', 'waypoint', ref(ap, 'AuthorizationPolicy', ns),
-        `checks the source (${source.attribute}); behind the waypoint ztunnel sees the waypoint's identity as the source, so the policy moves to the waypoint, which still sees the client.`, source.path);
+      const source = findRuleAttributes(spec).find((a) => a.path.includes('.from[') || a.attribute.startsWith('when key source.'));
+      const allow = (spec.action ?? 'ALLOW') === 'ALLOW';
+      if (!source && !allow) continue;
+      add('authz-moves-with-waypoint', 'waypoint', ref(ap, 'AuthorizationPolicy', ns),
+        source
+          ? `checks the source (${source.attribute}); behind the waypoint ztunnel sees the waypoint's identity as the source, so the policy moves to the waypoint, which still sees the client.`
+          : 'an ALLOW policy left on ztunnel would let requests addressed straight to the pods skip the waypoint and its policies, so it moves to the waypoint too.',
+        source?.path ?? 'spec.selector');
       candidates.push({ obj: ap, kind: 'AuthorizationPolicy' });
     }
     const services = snapshot.services(ns);

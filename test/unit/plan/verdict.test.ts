@@ -61,7 +61,7 @@ const cases: Case[] = [
       ap('from-web', { selector: { matchLabels: { app: 'web' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/api'] } }] }] }),
     ]),
     verdict: 'needs-waypoint',
-    reasons: ['authz-l7-selector', 'authz-source-behind-waypoint'],
+    reasons: ['authz-l7-selector', 'authz-moves-with-waypoint'],
   },
   {
     name: 'RequestAuthentication with a selector',
