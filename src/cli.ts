@@ -13,6 +13,7 @@ const USAGE = `meshguard: admission webhook that keeps Istio ambient mesh safe
 Usage:
   meshguard serve [--port 8443] [--metrics-port 9090] [--tls-cert FILE --tls-key FILE]
                   [--policy FILE] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
+                  [--shutdown-delay 5s]
   meshguard check [--policy FILE] [--format text|json] PATH...
   meshguard certs --out DIR [--dns NAME,...] [--ip ADDR,...]
 `;
@@ -54,8 +55,10 @@ async function serveCommand(args: string[]): Promise<number> {
       kubeconfig: { type: 'string' },
       'cluster-state': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      'shutdown-delay': { type: 'string', default: '5s' },
     },
   });
+  const shutdownDelayMs = duration(values['shutdown-delay'], '--shutdown-delay');
   // Asynchronous stdout: under load, audit lines are batched into few writes instead of one write
   // syscall per request. sonic-boom flushes synchronously when the process exits, so no line is lost.
   const log = pino({ level: values['log-level'], hooks: { streamWrite: escapeLineSeparators } }, destination({ dest: 1, sync: false }));
@@ -69,10 +72,12 @@ async function serveCommand(args: string[]): Promise<number> {
     policyFile: values.policy,
     kubeconfig: values.kubeconfig,
     clusterState: values['cluster-state'],
+    shutdownDelayMs,
     log,
   });
-  // SIGTERM: stop accepting, finish in-flight requests, exit 0.
-  closeWithGrace({ delay: 20_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+  // SIGTERM: serve on for the shutdown delay, then stop accepting, finish in-flight requests, exit 0.
+  // The chart's terminationGracePeriodSeconds is the delay plus this 20 s for the drain, plus margin.
+  closeWithGrace({ delay: shutdownDelayMs + 20_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'fatal error, shutting down');
     else log.info({ signal }, 'shutting down');
     await running.close();
@@ -98,6 +103,14 @@ async function certsCommand(args: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** `5`, `5s` or `500ms` (a number alone is seconds) -> milliseconds. */
+function duration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : 1000) : NaN;
+  if (!Number.isFinite(ms) || ms > 600_000) throw new UsageError(`${flag} must be a duration such as 5s or 500ms (at most 10 minutes), got "${value}"`);
+  return Math.round(ms);
+}
 
 function portNumber(value: string, flag: string): number {
   const n = Number(value);

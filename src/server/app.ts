@@ -27,6 +27,8 @@ export interface AppOptions {
   readiness: Readiness;
   metrics: Metrics;
   log: Logger;
+  /** True once shutdown has begun (SIGTERM). */
+  shuttingDown?: () => boolean;
 }
 
 type Admit = (req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy) => Outcome;
@@ -40,7 +42,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     // Slow or stuck clients must not hold a connection forever.
     connectionTimeout: 30_000,
     requestTimeout: 15_000,
-    return503OnClosing: true,
+    // A request that arrives while closing (on a kept-alive connection) is answered, not refused with
+    // a 503 that a Fail-policy webhook would turn into a failed create.
+    return503OnClosing: false,
     // A `__proto__` or `constructor` key is data (a VirtualService may match a header so named), not a
     // reason for a 400: JSON.parse makes it an own property and never touches Object.prototype, and
     // meshguard copies client maps only with Object.entries/fromEntries and spreads.
@@ -48,6 +52,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     onConstructorPoisoning: 'ignore',
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+  // Once shutdown has begun, every response says `Connection: close`: the client retires that
+  // connection itself and opens its next one through the Service (as Envoy drains HTTP/1.1), instead of
+  // meeting a connection closed under its next request when meshguard stops.
+  const shuttingDown = opts.shuttingDown;
+  if (shuttingDown) {
+    app.addHook('onSend', (_req, reply, payload, done) => {
+      if (shuttingDown()) reply.header('connection', 'close');
+      done(null, payload);
+    });
+  }
   // AdmissionReviews are JSON; anything else is 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
 

@@ -28,6 +28,12 @@ export interface ServeOptions {
   log?: Logger;
   /** How often the cert and key are polled for rotation. */
   certPollMs?: number;
+  /**
+   * How long `close()` keeps serving normally before it stops accepting (--shutdown-delay): kube-apiserver
+   * keeps sending to a terminating pod until its endpoint removal has reached every node. 0 by default
+   * here (tests, embedding); the CLI defaults to 5 s.
+   */
+  shutdownDelayMs?: number;
 }
 
 export interface Running {
@@ -56,10 +62,15 @@ export async function serve(o: ServeOptions): Promise<Running> {
 
   const metrics = createMetrics();
   const cluster = clusterSource(o, log, metrics);
-  const readiness: Readiness = { ready: () => cluster.synced(), pending: () => cluster.pending() };
+  let shuttingDown = false;
+  // While shutting down /readyz fails, so the pod's endpoint is taken out of rotation on that signal too.
+  const readiness: Readiness = {
+    ready: () => !shuttingDown && cluster.synced(),
+    pending: () => (shuttingDown ? ['shutting down'] : cluster.pending()),
+  };
 
   const watcher = watchKeyPair(certFile, keyFile, (pair) => (app.server as HttpsServer).setSecureContext(pair), log, o.certPollMs);
-  const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, readiness, metrics, log });
+  const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, readiness, metrics, log, shuttingDown: () => shuttingDown });
   const connections = trackConnections(app.server);
   await app.listen({ host: o.host ?? '0.0.0.0', port: o.port ?? 8443 });
   const port = (app.server.address() as AddressInfo).port;
@@ -78,23 +89,32 @@ export async function serve(o: ServeOptions): Promise<Running> {
   const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
   log.info({ port, metricsPort, cluster: cluster.description }, 'meshguard serving');
 
+  let closed: Promise<void> | undefined;
+  const close = async () => {
+    shuttingDown = true;
+    const delayMs = o.shutdownDelayMs ?? 0;
+    if (delayMs > 0) {
+      log.info({ delayMs }, 'shutdown: serving on for the shutdown delay while the endpoint is removed');
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+    watcher.close();
+    cluster.stop();
+    // Stop accepting and wait for in-flight requests. Connections with no request in flight are
+    // closed at once: kube-apiserver may hold a TLS connection it never sends on, which would
+    // otherwise hold the shutdown open.
+    const appClosed = app.close();
+    connections.closeIdle();
+    await appClosed;
+    await new Promise<void>((ok) => (metricsServer ? metricsServer.close(() => ok()) : ok()));
+    log.info('meshguard stopped');
+    log.flush();
+  };
+
   return {
     port,
     metricsPort,
     log,
-    async close() {
-      watcher.close();
-      cluster.stop();
-      // Fastify stops accepting, answers 503 to new requests on kept-alive connections, and waits for
-      // in-flight ones. Connections with no request in flight are closed at once: kube-apiserver may
-      // hold a TLS connection it never sends on, which would otherwise hold the shutdown open.
-      const closed = app.close();
-      connections.closeIdle();
-      await closed;
-      await new Promise<void>((ok) => (metricsServer ? metricsServer.close(() => ok()) : ok()));
-      log.info('meshguard stopped');
-      log.flush();
-    },
+    close: () => (closed ??= close()),
   };
 }
 

@@ -293,6 +293,9 @@ describe('helm template, default values', () => {
     );
     expect(c.args[0]).toBe('serve');
     expect(c.args.some((a: string) => a.startsWith('--policy'))).toBe(false);
+    // Serves 5 s after SIGTERM while the endpoint is removed; kubelet waits for that and the drain.
+    expect(c.args).toContain('--shutdown-delay=5s');
+    expect(pod.terminationGracePeriodSeconds).toBe(30);
     // Mounted as a directory (no subPath), so a rotated Secret reaches the running pod.
     const tlsMount = c.volumeMounts.find((m: any) => m.mountPath === '/etc/meshguard/tls');
     expect(tlsMount).toMatchObject({ readOnly: true });
@@ -419,6 +422,12 @@ describe('helm template, variants', () => {
 
   it('one replica: no PodDisruptionBudget that would block node drains', () => {
     expect(render({ replicaCount: '1' }).filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
+  });
+
+  it('shutdownDelaySeconds: passed to meshguard, and the grace period grows with it', () => {
+    const pod = only(render({ shutdownDelaySeconds: '12' }), 'Deployment').spec.template.spec;
+    expect(pod.containers[0].args).toContain('--shutdown-delay=12s');
+    expect(pod.terminationGracePeriodSeconds).toBe(37);
   });
 
   it('priorityClassName, mutating namePrefix and failure policies are configurable', () => {

@@ -41,12 +41,26 @@ function requireBuilt() {
   if (!existsSync(CLI)) throw new Error(`${CLI} does not exist: run \`npm run build\` first (\`npm run test:e2e\` does).`);
 }
 
-export async function startMeshguard(cp: ControlPlaneInfo, name = 'meshguard'): Promise<Meshguard> {
+export interface StartOptions {
+  name?: string;
+  /**
+   * --shutdown-delay. 0 unless given: the suite stops meshguard after removing its webhooks (or to
+   * have it down), so there is nothing to serve on for; rollout.test.ts exercises the delay.
+   */
+  shutdownDelay?: string;
+  /** Serve the certificate files of this directory (as replicas share one Secret) instead of new ones. */
+  certDir?: string;
+}
+
+export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = {}): Promise<Meshguard> {
   requireBuilt();
+  const name = opts.name ?? 'meshguard';
   const dir = mkdtempSync(join(cp.dir, `${name}-`));
-  const certDir = join(dir, 'certs');
-  const certs = spawnSync(process.execPath, [CLI, 'certs', '--out', certDir, '--dns', 'localhost', '--ip', '127.0.0.1'], { encoding: 'utf8' });
-  if (certs.status !== 0) throw new Error(`meshguard certs failed: ${certs.stderr}`);
+  const certDir = opts.certDir ?? join(dir, 'certs');
+  if (!opts.certDir) {
+    const certs = spawnSync(process.execPath, [CLI, 'certs', '--out', certDir, '--dns', 'localhost', '--ip', '127.0.0.1'], { encoding: 'utf8' });
+    if (certs.status !== 0) throw new Error(`meshguard certs failed: ${certs.stderr}`);
+  }
   const caPem = readFileSync(join(certDir, 'ca.crt'), 'utf8');
   const [port, metricsPort] = [await freePort(), await freePort()];
   const logFile = join(dir, 'meshguard.log');
@@ -59,8 +73,11 @@ export async function startMeshguard(cp: ControlPlaneInfo, name = 'meshguard'): 
     '--tls-cert', join(certDir, 'tls.crt'),
     '--tls-key', join(certDir, 'tls.key'),
     '--kubeconfig', cp.kubeconfig,
+    '--shutdown-delay', opts.shutdownDelay ?? '0',
   ];
 
+  const delay = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(opts.shutdownDelay ?? '0');
+  const delayMs = delay ? Number(delay[1]) * (delay[2] === 'ms' ? 1 : 1000) : 0;
   let proc!: Proc;
   const launch = async () => {
     proc = startProcess(name, process.execPath, args, { logFile, cwd: REPO });
@@ -73,15 +90,15 @@ export async function startMeshguard(cp: ControlPlaneInfo, name = 'meshguard'): 
     });
   };
 
-  // Graceful (SIGTERM) like a pod's termination; closeWithGrace gives up after 20 s, and the SIGKILL
-  // after 25 s only backs that up. A slow or failed shutdown is reported, not hidden: meshguard keeps
+  // Graceful (SIGTERM) like a pod's termination; closeWithGrace gives up 20 s after the shutdown
+  // delay, and the SIGKILL after 25 s (plus the delay) only backs that up. A slow or failed shutdown is reported, not hidden: meshguard keeps
   // waiting for TLS connections kube-apiserver opened but never sent a request on (see docs/e2e.md).
   const stop = async () => {
     const started = Date.now();
-    await proc.stop(25_000);
+    await proc.stop(25_000 + delayMs);
     const code = await proc.exited;
     const ms = Date.now() - started;
-    if (ms > 5_000 || code !== 0) process.stderr.write(`[e2e] ${name} took ${ms} ms to stop after SIGTERM (exit code ${code})\n`);
+    if (ms > delayMs + 5_000 || code !== 0) process.stderr.write(`[e2e] ${name} took ${ms} ms to stop after SIGTERM (exit code ${code})\n`);
   };
 
   const m: Meshguard = {
