@@ -11,6 +11,7 @@ export const RULES = {
   'dataplane-mode-invalid': 'error',
   'dataplane-mode-conflict': 'error',
   'deprecated-inject-annotation': 'warning',
+  'decision-annotation-reserved': 'error',
   // AuthorizationPolicy
   'authz-l7-needs-waypoint': 'error',
   'authz-target-not-found': 'error',

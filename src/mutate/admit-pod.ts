@@ -4,6 +4,7 @@ import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import { isRecord } from '../kube.js';
 import { namespaceConfig } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
+import { decisionRecord } from './decision-record.js';
 import { decidePodMode } from './pod-mode.js';
 import { podModePatch } from './patch.js';
 
@@ -24,7 +25,7 @@ export function admitMutation(req: AdmissionRequest, snapshot: ClusterSnapshot, 
   if (!judged.allowed) return { ...base, result: 'denied' };
   const auditAnnotations = { mode: decision.mode, rule: decision.rule };
   // Under audit the decision is logged and counted, never applied.
-  const patch = ns.enforcement === 'audit' ? [] : podModePatch(pod, decision.mode, decision.rule);
+  const patch = ns.enforcement === 'audit' ? [] : podModePatch(pod, decision.mode, decisionRecord(pod, decision, ns, policy));
   const result = patch.length ? 'patched' : judged.warnings.length ? 'warned' : 'allowed';
   return { ...base, result, patch: patch.length ? patch : undefined, auditAnnotations };
 }

@@ -12,15 +12,13 @@ export const MODE_LABELS: Record<Mode, Record<string, string>> = {
 };
 
 /**
- * JSON Patch that puts a pod in `mode`: one `add` per key that differs (RFC 6901 escaped), never a
- * whole-map replace, so labels other webhooks set survive. The decision annotation records the rule
- * that first chose the mode; it is kept as long as the mode holds, so a reinvocation patches nothing.
+ * JSON Patch that puts a pod in `mode` and records `decision` (`<mode>/<rule>`, see decisionRecord)
+ * in the decision annotation: one `add` per key that differs (RFC 6901 escaped), never a whole-map
+ * replace, so labels other webhooks set survive.
  */
-export function podModePatch(pod: KubeObject, mode: Mode, rule: string): Operation[] {
+export function podModePatch(pod: KubeObject, mode: Mode, decision: string): Operation[] {
   const labels = changed(labelsOf(pod), MODE_LABELS[mode]);
-  const recorded = annotationsOf(pod)[MESHGUARD.decision];
-  const annotations: Record<string, string> =
-    recorded?.split('/')[0] === mode ? {} : { [MESHGUARD.decision]: `${mode}/${rule}` };
+  const annotations = changed(annotationsOf(pod), { [MESHGUARD.decision]: decision });
   const metadata = isRecord(pod.metadata) ? pod.metadata : undefined;
   if (!metadata) {
     if (Object.keys(labels).length + Object.keys(annotations).length === 0) return [];

@@ -27,8 +27,10 @@ type Choice = { mode: Mode; rule: PodModeRule } | undefined;
 /**
  * Decides a pod's dataplane mode. Pure: the first rule that applies wins. An invalid signal is
  * reported as a finding and ignored, so that under `warn` the pod still gets a valid mode.
+ * `withoutIstioLabels` decides as if rule pod-istio-labels did not exist: what meshguard decided
+ * for a pod that now carries the labels meshguard itself set (see decisionRecord).
  */
-export function decidePodMode(pod: KubeObject, ns: NamespaceConfig, policy: Policy): PodModeDecision {
+export function decidePodMode(pod: KubeObject, ns: NamespaceConfig, policy: Policy, opts: { withoutIstioLabels?: boolean } = {}): PodModeDecision {
   const findings: Finding[] = [];
   const report = (f: Finding | undefined) => f && findings.push(f);
   const labels = labelsOf(pod);
@@ -37,7 +39,7 @@ export function decidePodMode(pod: KubeObject, ns: NamespaceConfig, policy: Poli
   const choice: Choice =
     hostNetwork(pod) ??
     podOverride(annotations, ns, policy, report) ??
-    podIstioLabels(labels, annotations, policy, report) ??
+    (opts.withoutIstioLabels ? undefined : podIstioLabels(labels, annotations, policy, report)) ??
     sidecarOnlyFeature(annotations, policy) ??
     noSidecarForJobs(pod, ns, policy) ?? { mode: ns.defaultMode, rule: 'namespace-default' };
   return { ...choice, findings };

@@ -5,6 +5,7 @@ import type { Policy } from '../policy/types.js';
 import { validateAuthorizationPolicy } from './authorization-policy.js';
 import { validateDeprecations } from './deprecations.js';
 import { validateNamespaceLabels } from './namespace-labels.js';
+import { validatePodModeChange } from './pod-mode-change.js';
 import { validateVirtualService } from './virtual-service.js';
 import { validateWaypoints } from './waypoint.js';
 
@@ -43,6 +44,7 @@ const VALIDATORS: Validator[] = [
   validateVirtualService,
   validateWaypoints,
   validateNamespaceLabels,
+  validatePodModeChange,
   validateDeprecations,
 ];
 

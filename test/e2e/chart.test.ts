@@ -12,6 +12,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { SNAPSHOT_GROUPS, SNAPSHOT_KINDS } from '../../src/cluster/snapshot.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { VALIDATED_KINDS } from '../../src/validate/index.js';
+import { MODE_ANNOTATION_KEYS, MODE_LABEL_KEYS } from '../../src/validate/pod-mode-change.js';
 import { e2eBinaries } from './binaries.js';
 
 // The Helm chart, rendered by a real helm (helm lint, helm template) and installed into a real
@@ -71,7 +72,10 @@ const webhook = (objects: any[], name: string) => {
 const resourceOf = (kind: string) =>
   kind.toLowerCase().replace(/([^aeiou])y$/, '$1ie').replace(/s$/, 'se') + 's';
 
-/** (group, resource) -> operations over every rule of the webhooks, with scope. */
+/**
+ * (group, resource) -> operations over every rule of the webhooks, with scope. A resource may be split
+ * over webhooks by operation (Pods: CREATE and UPDATE differ in failure policy), never sent twice.
+ */
 function ruleTable(webhooks: any[]) {
   const table = new Map<string, { operations: Set<string>; versions: Set<string>; scope: string; webhook: string }>();
   for (const w of webhooks) {
@@ -79,8 +83,14 @@ function ruleTable(webhooks: any[]) {
       for (const group of r.apiGroups) {
         for (const resource of r.resources) {
           const key = `${group}/${resource}`;
-          expect(table.has(key), `${key} in one webhook only`).toBe(false);
-          table.set(key, { operations: new Set(r.operations), versions: new Set(r.apiVersions), scope: r.scope, webhook: w.name });
+          const seen = table.get(key);
+          for (const op of r.operations) expect(seen?.operations.has(op) ?? false, `${key} ${op} in one webhook only`).toBe(false);
+          table.set(key, {
+            operations: new Set([...(seen?.operations ?? []), ...r.operations]),
+            versions: new Set([...(seen?.versions ?? []), ...r.apiVersions]),
+            scope: r.scope,
+            webhook: seen ? `${seen.webhook}, ${w.name}` : w.name,
+          });
         }
       }
     }
@@ -161,7 +171,7 @@ describe('helm template, default values', () => {
           : group === 'gateway.networking.k8s.io' ? ['v1', 'v1beta1']
           : ['v1'];
         const operations = group === 'gateway.networking.k8s.io' ? ['CREATE', 'UPDATE', 'DELETE']
-          : kind === 'Pod' ? ['CREATE']
+          : kind === 'Pod' ? ['CREATE', 'UPDATE']
           : ['CREATE', 'UPDATE'];
         expected[`${group}/${resourceOf(kind)}`] = { operations, versions };
       }
@@ -180,7 +190,7 @@ describe('helm template, default values', () => {
     }
   });
 
-  it('fails closed on validation, except for pods, which never block on meshguard', () => {
+  it('fails closed on validation, except for pod creation, which never blocks on meshguard', () => {
     for (const w of validating(objects).webhooks) {
       expect(w.failurePolicy, w.name).toBe(w.name === 'pods.validate.meshguard.io' ? 'Ignore' : 'Fail');
       expect(w.timeoutSeconds, w.name).toBe(5);
@@ -238,6 +248,18 @@ describe('helm template, default values', () => {
         expect(c.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
       }
     }
+  });
+
+  it('sends a pod UPDATE only when it changes what the mode rules read (the keys of src/validate/pod-mode-change.ts)', () => {
+    const w = webhook(objects, 'pod-updates.validate.meshguard.io');
+    expect(w.rules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods'], scope: 'Namespaced' }]);
+    const [c, ...rest] = w.matchConditions;
+    expect(rest).toEqual([]);
+    const lists = [...c.expression.matchAll(/(\[[^\]]*\])\.exists\(k, \(k in \(has\(object\.metadata\.(\w+)\)/g)].map(([, keys, field]) => [field, JSON.parse(keys)]);
+    expect(Object.fromEntries(lists)).toEqual({
+      labels: [...MODE_LABEL_KEYS],
+      annotations: [...MODE_ANNOTATION_KEYS, 'meshguard.io/decision'],
+    });
   });
 
   it('grants get, list and watch on exactly the kinds the informers read', () => {
@@ -749,6 +771,19 @@ describe('installed into kube-apiserver 1.34', () => {
 
   it('pods are created while meshguard is down (mutation and pod validation fail open)', async () => {
     expect(outcome(await api('POST', '/api/v1/namespaces/opted/pods', pod('app')))).toBe('admitted');
+  });
+
+  it('pod updates reach meshguard only when they change the mode labels, and then fail closed', async () => {
+    const path = '/api/v1/namespaces/opted/pods/app';
+    expect(outcome(await merge(path, { metadata: { labels: { app: 'web' }, annotations: { note: 'x' } } }))).toBe('admitted');
+    expect(outcome(await merge(path, { metadata: { labels: { 'istio.io/dataplane-mode': 'none' } } }))).toBe('called pod-updates.validate.meshguard.io');
+    expect(outcome(await merge(path, { metadata: { labels: { 'sidecar.istio.io/inject': 'true' } } }))).toBe('called pod-updates.validate.meshguard.io');
+    expect(outcome(await merge(path, { metadata: { annotations: { 'meshguard.io/mode': 'none' } } }))).toBe('called pod-updates.validate.meshguard.io');
+    expect(outcome(await merge(path, { metadata: { annotations: { 'meshguard.io/decision': 'none/pod-override' } } }))).toBe('called pod-updates.validate.meshguard.io');
+    expect(outcome(await merge(path, { metadata: { labels: { app: 'api' } } }))).toBe('admitted');
+    // Outside the selected namespaces nothing is sent.
+    expect(outcome(await api('POST', '/api/v1/namespaces/plain/pods', pod('app')))).toBe('admitted');
+    expect(outcome(await merge('/api/v1/namespaces/plain/pods/app', { metadata: { labels: { 'istio.io/dataplane-mode': 'none' } } }))).toBe('admitted');
   });
 
   it.each([

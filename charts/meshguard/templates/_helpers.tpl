@@ -164,3 +164,27 @@ read behind has() because an object may have no labels or annotations at all.
 {{- define "meshguard.cel.specChanged" -}}
 (has(object.spec) ? object.spec : {}) != (has(oldObject.spec) ? oldObject.spec : {})
 {{- end -}}
+
+{{/*
+True when an UPDATE adds, removes or changes any of the given keys of metadata.labels or
+metadata.annotations. Call with (dict "field" "labels" "keys" (list ...)). A key is compared only
+once it is present on both sides; `in` on the {} stand-in covers objects without the map at all.
+*/}}
+{{- define "meshguard.cel.keysChanged" -}}
+{{- $new := printf "(has(object.metadata.%s) ? object.metadata.%s : {})" .field .field -}}
+{{- $old := printf "(has(oldObject.metadata.%s) ? oldObject.metadata.%s : {})" .field .field -}}
+{{ toJson .keys }}.exists(k, (k in {{ $new }}) != (k in {{ $old }}) || (k in {{ $new }} && object.metadata.{{ .field }}[k] != oldObject.metadata.{{ .field }}[k]))
+{{- end -}}
+
+{{/*
+What the pod mode rules read on a running pod (src/validate/pod-mode-change.ts: MODE_LABEL_KEYS,
+MODE_ANNOTATION_KEYS, and meshguard's own decision annotation). The chart test checks these
+against the source.
+*/}}
+{{- define "meshguard.podModeLabels" -}}
+{{- toJson (list "istio.io/dataplane-mode" "sidecar.istio.io/inject") -}}
+{{- end -}}
+
+{{- define "meshguard.podModeAnnotations" -}}
+{{- toJson (list "meshguard.io/mode" "sidecar.istio.io/inject" "meshguard.io/decision") -}}
+{{- end -}}

@@ -79,6 +79,19 @@ describe('/mutate', () => {
     expect(r.patch).toBeUndefined();
   });
 
+  it('the decision annotation is meshguard\'s: a forged rule is overwritten, its own is kept on reinvocation', async () => {
+    const { mutate } = setup();
+    const forged = await mutate(podReview('shop', pod({ annotations: { 'meshguard.io/decision': 'ambient/pod-override' } })));
+    expect(forged.ops).toContainEqual({ op: 'add', path: '/metadata/annotations/meshguard.io~1decision', value: 'ambient/namespace-default' });
+    const reinvoked = pod({
+      labels: { 'istio.io/dataplane-mode': 'ambient', 'sidecar.istio.io/inject': 'false' },
+      annotations: { 'meshguard.io/decision': 'ambient/namespace-default' },
+    });
+    const again = await mutate(podReview('shop', reinvoked));
+    expect(again.patch).toBeUndefined();
+    expect(again.auditAnnotations).toEqual({ mode: 'ambient', rule: 'pod-istio-labels' });
+  });
+
   it('writes one audit line per decision, without the pod spec', async () => {
     const { mutate, lines } = setup();
     const p = pod({ labels: { secret: 'x' } });

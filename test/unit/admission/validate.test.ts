@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testApp } from '../../helpers/app.js';
-import { namespace, review } from '../../helpers/objects.js';
+import { namespace, pod, podReview, review } from '../../helpers/objects.js';
 
 const waypoint = {
   apiVersion: 'gateway.networking.k8s.io/v1',
@@ -13,6 +13,7 @@ const cluster = [
   namespace('warned', { 'istio.io/dataplane-mode': 'ambient', 'meshguard.io/enforcement': 'warn' }),
   namespace('watched', { 'istio.io/dataplane-mode': 'ambient', 'meshguard.io/enforcement': 'audit' }),
   namespace('ignored', { 'istio.io/dataplane-mode': 'ambient', 'meshguard.io/enforcement': 'off' }),
+  namespace('locked', { 'istio.io/dataplane-mode': 'ambient', 'meshguard.io/allow-mode-override': 'false' }),
   waypoint,
 ];
 
@@ -162,5 +163,27 @@ describe('deprecated-api-version reads the version the client asked for', () => 
     );
     expect(r.allowed).toBe(true);
     expect(r.warnings?.[0]).toMatch(/^\[deprecated-api-version\]/);
+  });
+});
+
+describe('pod UPDATEs that change the mode labels (issue 7.9)', () => {
+  const admitted = pod({ labels: { 'istio.io/dataplane-mode': 'ambient', 'sidecar.istio.io/inject': 'false' }, annotations: { 'meshguard.io/decision': 'ambient/namespace-default' } });
+  const optedOut = pod({ labels: { 'istio.io/dataplane-mode': 'none', 'sidecar.istio.io/inject': 'false' }, annotations: { 'meshguard.io/decision': 'ambient/namespace-default' } });
+  const podUpdate = (ns: string, object = optedOut) => podReview(ns, object, { operation: 'UPDATE', oldObject: admitted, name: 'web-1' });
+
+  it('leaving the mesh is denied where the namespace forbids overrides, and counted as a Pod UPDATE', async () => {
+    const { validate, metrics } = setup();
+    const r = await validate(podUpdate('locked'));
+    expect(r.allowed).toBe(false);
+    expect(r.status.code).toBe(403);
+    expect(r.status.message).toMatch(/^\[mode-override-forbidden\] .*from "ambient" to "none".*\(at metadata\.labels\["istio\.io\/dataplane-mode"\]\)$/);
+    expect(await metrics.registry.metrics()).toMatch(/meshguard_admission_requests_total\{webhook="validate",kind="Pod",operation="UPDATE",result="denied"\} 1/);
+  });
+
+  it('allowed where overrides are allowed; a forged decision is denied everywhere', async () => {
+    const { validate } = setup();
+    expect((await validate(podUpdate('shop'))).allowed).toBe(true);
+    const forged = pod({ labels: { 'istio.io/dataplane-mode': 'ambient', 'sidecar.istio.io/inject': 'false' }, annotations: { 'meshguard.io/decision': 'none/pod-override' } });
+    expect((await validate(podUpdate('shop', forged))).status.message).toMatch(/^\[decision-annotation-reserved\] /);
   });
 });

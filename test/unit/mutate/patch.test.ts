@@ -12,13 +12,13 @@ describe('podModePatch', () => {
     ['sidecar', { 'sidecar.istio.io/inject': 'true', 'istio.io/dataplane-mode': 'none' }],
     ['none', { 'istio.io/dataplane-mode': 'none', 'sidecar.istio.io/inject': 'false' }],
   ] as const)('%s sets the real Istio labels and the decision annotation', (mode, labels) => {
-    const patched = apply(pod({ labels: { app: 'x' } }), podModePatch(pod({ labels: { app: 'x' } }), mode, 'namespace-default'));
+    const patched = apply(pod({ labels: { app: 'x' } }), podModePatch(pod({ labels: { app: 'x' } }), mode, `${mode}/namespace-default`));
     expect(patched.metadata.labels).toEqual({ app: 'x', ...labels });
     expect(patched.metadata.annotations).toEqual({ 'meshguard.io/decision': `${mode}/namespace-default` });
   });
 
   it('escapes "/" in label keys as ~1 (RFC 6901) and adds keys one by one', () => {
-    const ops = podModePatch(pod({ labels: { app: 'x' }, annotations: { a: 'b' } }), 'ambient', 'namespace-default');
+    const ops = podModePatch(pod({ labels: { app: 'x' }, annotations: { a: 'b' } }), 'ambient', 'ambient/namespace-default');
     expect(ops).toEqual([
       { op: 'add', path: '/metadata/labels/istio.io~1dataplane-mode', value: 'ambient' },
       { op: 'add', path: '/metadata/labels/sidecar.istio.io~1inject', value: 'false' },
@@ -27,7 +27,7 @@ describe('podModePatch', () => {
   });
 
   it('creates labels and annotations when absent, never replacing whole maps', () => {
-    const ops = podModePatch(pod(), 'none', 'host-network');
+    const ops = podModePatch(pod(), 'none', 'none/host-network');
     expect(ops).toEqual([
       { op: 'add', path: '/metadata/labels', value: { 'istio.io/dataplane-mode': 'none', 'sidecar.istio.io/inject': 'false' } },
       { op: 'add', path: '/metadata/annotations', value: { 'meshguard.io/decision': 'none/host-network' } },
@@ -35,22 +35,25 @@ describe('podModePatch', () => {
   });
 
   it('creates metadata on a pod without it', () => {
-    const ops = podModePatch({ kind: 'Pod' }, 'ambient', 'namespace-default');
+    const ops = podModePatch({ kind: 'Pod' }, 'ambient', 'ambient/namespace-default');
     expect(apply({ kind: 'Pod' }, ops).metadata.labels['istio.io/dataplane-mode']).toBe('ambient');
   });
 
-  it('patches nothing when nothing changes, keeping the rule that first decided', () => {
+  it('patches nothing when nothing changes', () => {
     const first = pod();
-    const patched = apply(first, podModePatch(first, 'sidecar', 'namespace-default'));
-    expect(podModePatch(patched, 'sidecar', 'pod-istio-labels')).toEqual([]);
+    const patched = apply(first, podModePatch(first, 'sidecar', 'sidecar/namespace-default'));
+    expect(podModePatch(patched, 'sidecar', 'sidecar/namespace-default')).toEqual([]);
   });
 
-  it('a mode change rewrites the decision annotation', () => {
-    const patched = apply(pod(), podModePatch(pod(), 'sidecar', 'namespace-default'));
-    expect(podModePatch(patched, 'ambient', 'pod-override')).toContainEqual({
+  it('writes the decision it is given over whatever the pod carried', () => {
+    const patched = apply(pod(), podModePatch(pod(), 'sidecar', 'sidecar/namespace-default'));
+    expect(podModePatch(patched, 'ambient', 'ambient/pod-override')).toContainEqual({
       op: 'add',
       path: '/metadata/annotations/meshguard.io~1decision',
       value: 'ambient/pod-override',
     });
+    expect(podModePatch(patched, 'sidecar', 'sidecar/pod-override')).toEqual([
+      { op: 'add', path: '/metadata/annotations/meshguard.io~1decision', value: 'sidecar/pod-override' },
+    ]);
   });
 });

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { decidePodMode } from '../../../src/mutate/pod-mode.js';
-import { podModePatch } from '../../../src/mutate/patch.js';
+import { decisionRecord } from '../../../src/mutate/decision-record.js';
+import { MODE_LABELS, podModePatch } from '../../../src/mutate/patch.js';
 import { namespaceConfig } from '../../../src/policy/namespace-config.js';
 import { policy } from '../../helpers/objects.js';
 
@@ -34,7 +35,7 @@ const podArb = fc.record({
       'meshguard.io/mode': value('ambient', 'sidecar', 'none', 'bogus'),
       'sidecar.istio.io/inject': value('true', 'false'),
       'sidecar.istio.io/userVolume': value('[]'),
-      'meshguard.io/decision': value('sidecar/namespace-default', 'ambient/pod-override', 'junk'),
+      'meshguard.io/decision': value('sidecar/namespace-default', 'ambient/pod-override', 'ambient/namespace-default', 'none/pod-istio-labels', 'junk'),
       'x/y': value('z'),
     }),
     { nil: undefined },
@@ -62,7 +63,8 @@ describe('property: decide + patch on random pods and namespaces', () => {
         };
         const ns = namespaceConfig({ metadata: { name: 'ns', labels: map(nsLabels) } }, policy);
         const decision = decidePodMode(pod, ns, policy);
-        const ops = podModePatch(pod, decision.mode, decision.rule);
+        const record = decisionRecord(pod, decision, ns, policy);
+        const ops = podModePatch(pod, decision.mode, record);
 
         for (const op of ops) {
           expect(op.op).toBe('add');
@@ -85,10 +87,24 @@ describe('property: decide + patch on random pods and namespaces', () => {
         };
         expect(strip(patched)).toEqual(strip(pod));
 
-        // Re-running on the patched pod (a reinvocation) decides the same mode and patches nothing.
+        // The record is this decision, unless the pod already carried exactly the mode's labels and a
+        // record of what the other rules decide for it (what a reinvocation sees).
+        const decided = `${decision.mode}/${decision.rule}`;
+        expect(patched.metadata.annotations['meshguard.io/decision']).toBe(record);
+        if (record !== decided) {
+          const modeLabels = MODE_LABELS[decision.mode];
+          expect(Object.entries(modeLabels).every(([k, v]) => pod.metadata.labels?.[k] === v)).toBe(true);
+          expect(record).toBe(pod.metadata.annotations['meshguard.io/decision']);
+          const others = decidePodMode(pod, ns, policy, { withoutIstioLabels: true });
+          expect(record).toBe(`${others.mode}/${others.rule}`);
+        }
+
+        // Re-running on the patched pod (a reinvocation) decides the same mode, keeps the record, and
+        // patches nothing.
         const again = decidePodMode(patched, ns, policy);
         expect(again.mode).toBe(decision.mode);
-        expect(podModePatch(patched, again.mode, again.rule)).toEqual([]);
+        expect(decisionRecord(patched, again, ns, policy)).toBe(record);
+        expect(podModePatch(patched, again.mode, decisionRecord(patched, again, ns, policy))).toEqual([]);
       }),
       { numRuns: 2000 },
     );
