@@ -9,16 +9,22 @@ export const CLIENT_TEXT_MAX = 128;
 const BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 const escapeBreak = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
+/** The first `max` characters of a client string, never splitting a surrogate pair, and how many were left out. */
+function cut(value: string, max: number): { text: string; left: number } {
+  if (value.length <= max) return { text: value, left: 0 };
+  // A lone half of a surrogate pair is not text.
+  const end = /[\ud800-\udbff]/.test(value[max - 1] ?? '') ? max - 1 : max;
+  return { text: value.slice(0, end), left: value.length - end };
+}
+const leftOut = (left: number) => (left ? `…(+${left} chars)` : '');
+
 /**
  * A client string made safe for a log field or a message: line breaks and controls escaped as
  * `\uXXXX`, and cut to `max` characters with the number left out said ("…(+N chars)").
  */
 export function clientText(value: string, max = CLIENT_TEXT_MAX): string {
-  let cut = value.length > max ? value.slice(0, max) : value;
-  // Never split a surrogate pair: a lone half is not text.
-  if (cut.length < value.length && /[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
-  const shown = cut.replace(BREAKS, escapeBreak);
-  return cut.length < value.length ? `${shown}…(+${value.length - cut.length} chars)` : shown;
+  const { text, left } = cut(value, max);
+  return text.replace(BREAKS, escapeBreak) + leftOut(left);
 }
 
 /** Any client value for interpolation into a message: a string as clientText, anything else named by its type. */
@@ -29,9 +35,11 @@ export function shownValue(value: unknown, max = CLIENT_TEXT_MAX): string {
   return Array.isArray(value) ? '(a list)' : `(${typeof value === 'object' ? 'an object' : typeof value})`;
 }
 
-/** A client value as a quoted string for a message: `"value"`, bounded and escaped. */
+/** A client value as a JSON-quoted string for a message (`"a\\b"`), bounded, line separators escaped. */
 export function quoted(value: unknown, max = CLIENT_TEXT_MAX): string {
-  return typeof value === 'string' ? `"${clientText(value, max).replace(/"/g, '\\"')}"` : shownValue(value, max);
+  if (typeof value !== 'string') return shownValue(value, max);
+  const { text, left } = cut(value, max);
+  return escapeLineSeparators(JSON.stringify(text)) + leftOut(left);
 }
 
 /** A client value as a log field: bounded text when it is a string, otherwise absent (never nested fields). */

@@ -1,3 +1,4 @@
+import { clientText } from './client-text.js';
 import type { Policy, Severity } from './policy/types.js';
 import { RULES, type RuleId } from './rules.js';
 
@@ -10,6 +11,9 @@ export interface Finding {
   message: string;
 }
 
+const PATH_MAX = 1024;
+const MESSAGE_MAX = 4096;
+
 /**
  * Builds a finding with the severity the policy gives the rule (or the rule's default);
  * undefined when the policy turns the rule off. `severity` is for data-driven rules such as
@@ -19,5 +23,7 @@ export function finding(policy: Policy, rule: RuleId, path: string, text: string
   const setting = policy.rules[rule];
   if (setting === 'off') return undefined;
   severity ??= setting ?? RULES[rule];
-  return { rule, severity, path, message: `[${rule}] ${text}` };
+  // Client values in a message are bounded where they are quoted; these caps are the backstop that
+  // keeps any one finding's path and message (and so the log line and kubectl's message) bounded.
+  return { rule, severity, path: clientText(path, PATH_MAX), message: `[${rule}] ${clientText(text, MESSAGE_MAX)}` };
 }

@@ -1,3 +1,5 @@
+import { clientText, logText } from '../client-text.js';
+import { isRecord } from '../kube.js';
 import type { Outcome } from '../admission/outcome.js';
 import type { AdmissionRequest } from '../admission/review.js';
 import type { Webhook } from '../server/metrics.js';
@@ -29,18 +31,20 @@ export interface AuditRecord {
 
 export function auditRecord(webhook: Webhook, req: AdmissionRequest, outcome: Outcome, durationMs: number): AuditRecord {
   const obj = req.object ?? req.oldObject;
-  const name = req.name || obj?.metadata?.name || obj?.metadata?.generateName;
+  const meta = isRecord(obj?.metadata) ? obj.metadata : undefined;
+  const name = [req.name, meta?.name, meta?.generateName].find((n) => typeof n === 'string' && n !== '');
   return {
     audit: true,
     webhook,
-    uid: req.uid,
+    // Client values: strings only, bounded and escaped (client-text.ts).
+    uid: clientText(req.uid),
     operation: req.operation,
-    group: req.kind.group,
-    version: req.kind.version,
-    kind: req.kind.kind,
-    namespace: req.namespace || undefined,
-    name: typeof name === 'string' ? name : undefined,
-    user: typeof req.userInfo?.username === 'string' ? req.userInfo.username : undefined,
+    group: clientText(req.kind.group),
+    version: clientText(req.kind.version),
+    kind: clientText(req.kind.kind),
+    namespace: logText(req.namespace || undefined),
+    name: logText(name),
+    user: logText(req.userInfo?.username),
     dryRun: req.dryRun === true,
     result: outcome.result,
     enforcement: outcome.enforcement,

@@ -1,3 +1,4 @@
+import { quoted } from '../client-text.js';
 import type { Finding } from '../findings.js';
 import { finding } from '../findings.js';
 import type { KubeObject } from '../kube.js';
@@ -59,7 +60,7 @@ function podOverride(annotations: Record<string, string>, ns: NamespaceConfig, p
   if (!MODES.includes(value as Mode)) {
     report(
       finding(policy, 'mode-override-invalid', path,
-        `${MESHGUARD.modeOverride}="${value}" is not a mode; use one of ${MODES.join(', ')}, or remove the annotation.`),
+        `${MESHGUARD.modeOverride}=${quoted(value)} is not a mode; use one of ${MODES.join(', ')}, or remove the annotation.`),
     );
     return undefined;
   }
@@ -93,7 +94,7 @@ function podIstioLabels(
   if (dataplane !== undefined && dataplane !== 'ambient' && dataplane !== 'none') {
     report(
       finding(policy, 'dataplane-mode-invalid', dataplanePath,
-        `${ISTIO.dataplaneMode}="${dataplane}" is not valid; its only values are "ambient" and "none". For a sidecar, set the label ${ISTIO.sidecarInject}="true" instead.`),
+        `${ISTIO.dataplaneMode}=${quoted(dataplane)} is not valid; its only values are "ambient" and "none". For a sidecar, set the label ${ISTIO.sidecarInject}="true" instead.`),
     );
     return inject === 'true' ? { mode: 'sidecar', rule: 'pod-istio-labels' } : undefined;
   }

@@ -1,3 +1,4 @@
+import { clientText, quoted } from '../client-text.js';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Outcome } from '../admission/outcome.js';
@@ -72,11 +73,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       status === 500
         ? 'internal error'
         : status === 415
-          ? `content-type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? null)}`
-          : err.message;
+          ? `content-type must be application/json, got ${quoted(req.headers['content-type'] ?? null)}`
+          : clientText(err.message, 1024);
     return reply.code(status).send({ error: err.code ?? 'Error', message });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${req.url}` }));
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${clientText(req.url)}` }));
 
   const route = (webhook: Webhook, admit: Admit) =>
     app.post(`/${webhook}`, async (request, reply) => {

@@ -1,3 +1,4 @@
+import { clientText, quoted } from '../client-text.js';
 import type { ClusterSnapshot, SnapshotKind } from '../cluster/snapshot.js';
 import { finding, type Finding } from '../findings.js';
 import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf, type KubeObject } from '../kube.js';
@@ -86,7 +87,7 @@ function removedWhenKeys(spec: Record<string, unknown>, policy: Policy, report: 
       if (advice)
         report(
           finding(policy, 'authz-removed-when-key', `spec.rules[${r}].when[${w}].key`,
-            `when key "${key}" was removed from AuthorizationPolicy and istiod rejects the policy; ${advice}.`),
+            `when key ${quoted(key)} was removed from AuthorizationPolicy and istiod rejects the policy; ${advice}.`),
         );
     });
   });
@@ -122,13 +123,13 @@ function refProblems(ref: TargetRef, namespace: string, policy: Policy, report: 
   const group = Object.hasOwn(TARGET_GROUPS, ref.kind) ? TARGET_GROUPS[ref.kind] : undefined;
   if (group === undefined)
     flag(`${ref.path}.kind`,
-      `kind "${ref.kind}" cannot be a policy target; use Gateway or GatewayClass (group ${GATEWAY_API}), Service (group ""), or ServiceEntry (group networking.istio.io).`);
+      `kind ${quoted(ref.kind)} cannot be a policy target; use Gateway or GatewayClass (group ${GATEWAY_API}), Service (group ""), or ServiceEntry (group networking.istio.io).`);
   else if (group !== ref.group)
-    flag(`${ref.path}.group`, `kind ${ref.kind} is in group "${group}", not "${ref.group}"; set group: "${group}".`);
+    flag(`${ref.path}.group`, `kind ${ref.kind} is in group "${group}", not ${quoted(ref.group)}; set group: "${group}".`);
   if (!ref.name) flag(`${ref.path}.name`, 'a target reference needs a name; set the name of the target object.');
   if (ref.namespace)
     flag(`${ref.path}.namespace`,
-      `a target reference cannot name a namespace (istiod does not support cross-namespace targets); remove it and create the policy in namespace "${ref.namespace}".`);
+      `a target reference cannot name a namespace (istiod does not support cross-namespace targets); remove it and create the policy in namespace ${quoted(ref.namespace)}.`);
   if (ref.kind === 'GatewayClass' && namespace !== policy.rootNamespace)
     flag(ref.path,
       `a GatewayClass target takes effect only for a policy in the root namespace "${policy.rootNamespace}"; move the policy there, or target a Gateway in "${namespace}".`);
@@ -152,7 +153,7 @@ function lookUp(snapshot: ClusterSnapshot, kind: SnapshotKind, namespace: string
 
 function missingTargetText(ref: TargetRef, namespace: string, snapshot: ClusterSnapshot): string {
   const where = ref.kind === 'GatewayClass' ? '' : ` in namespace "${namespace}"`;
-  let text = `${ref.kind} "${ref.name}" does not exist${where}, so the policy applies to nothing. Fix the name, or create the ${ref.kind} first`;
+  let text = `${ref.kind} ${quoted(ref.name)} does not exist${where}, so the policy applies to nothing. Fix the name, or create the ${ref.kind} first`;
   if (ref.kind === 'Gateway') {
     const waypoints = snapshot.waypoints(namespace).map(nameOf).filter((n): n is string => !!n).sort();
     text += waypoints.length
@@ -194,8 +195,8 @@ function targetFindings(spec: Record<string, unknown>, namespace: string, ctx: V
     if (reason)
       report(
         finding(policy, 'authz-target-not-waypoint', ref.path,
-          `${kind} "${ref.name}" is not bound to a waypoint (${reason}), so no waypoint enforces this policy, and ztunnel ignores policies with targetRefs. ` +
-          `Bind it: kubectl label ${kind.toLowerCase()} ${ref.name} -n ${namespace} ${ISTIO.useWaypoint}=${namespaceWaypoint(snapshot, namespace)?.name ?? 'waypoint'}.`),
+          `${kind} ${quoted(ref.name)} is not bound to a waypoint (${reason}), so no waypoint enforces this policy, and ztunnel ignores policies with targetRefs. ` +
+          `Bind it: kubectl label ${kind.toLowerCase()} ${clientText(ref.name)} -n ${namespace} ${ISTIO.useWaypoint}=${namespaceWaypoint(snapshot, namespace)?.name ?? 'waypoint'}.`),
       );
   }
 }

@@ -1,3 +1,4 @@
+import { clientText, escapeLineSeparators } from '../client-text.js';
 import { finding, type Finding } from '../findings.js';
 import { isRecord } from '../kube.js';
 import type { DeprecationEntry } from '../policy/types.js';
@@ -15,13 +16,17 @@ export interface FieldMatch {
 type Segment = { key: string } | { each: 'element' | 'value' };
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PATH_KEY_MAX = 320;
 
 /** Protobuf JSON reads null as "not set". */
 const isSet = (value: unknown) => value !== undefined && value !== null;
 
 /** Appends a map key to a path: `.name` for plain names, `["istio.io/rev"]` for anything else. */
 export function keyPath(path: string, key: string): string {
-  if (!IDENTIFIER.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  // A key is bounded (the longest legal label key, a 253-character prefix and a 63-character name,
+  // fits) and its line separators escaped, so a 1 MB header name makes a short path.
+  if (!IDENTIFIER.test(key) || key.length > PATH_KEY_MAX)
+    return `${path}[${escapeLineSeparators(JSON.stringify(key.length > PATH_KEY_MAX ? clientText(key, PATH_KEY_MAX) : key))}]`;
   return path ? `${path}.${key}` : key;
 }
 

@@ -1,3 +1,4 @@
+import { clientText } from '../client-text.js';
 import { isRecord } from '../kube.js';
 
 /**
@@ -80,7 +81,7 @@ export function findRuleAttributes(spec: unknown): RuleAttribute[] {
     listOf(rule.when).forEach((when, w) => {
       const key = isRecord(when) ? when.key : undefined;
       if (typeof key !== 'string' || key === '' || removedWhenKeyAdvice(key)) return;
-      out.push({ layer: L4_WHEN_KEYS.has(key) ? 'L4' : 'L7', attribute: `when key ${key}`, path: `${at}.when[${w}].key`, rule: r });
+      out.push({ layer: L4_WHEN_KEYS.has(key) ? 'L4' : 'L7', attribute: `when key ${clientText(key)}`, path: `${at}.when[${w}].key`, rule: r });
     });
   });
   return out;

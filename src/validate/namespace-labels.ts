@@ -1,3 +1,4 @@
+import { clientText, quoted } from '../client-text.js';
 import { finding, type Finding } from '../findings.js';
 import { labelsOf, nameOf } from '../kube.js';
 import { ISTIO } from '../labels.js';
@@ -14,21 +15,21 @@ export const validateNamespaceLabels: Validator = (input, { policy }) => {
   if (input.group !== '' || input.kind !== 'Namespace') return [];
   if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return [];
   const labels = labelsOf(input.object);
-  const name = nameOf(input.object) ?? input.name ?? '<namespace>';
+  const name = clientText(nameOf(input.object) ?? input.name ?? '<namespace>');
   const findings: Array<Finding | undefined> = [];
 
   const mode = labels[ISTIO.dataplaneMode];
   if (mode !== undefined && !DATAPLANE_MODES.includes(mode))
     findings.push(
       finding(policy, 'dataplane-mode-invalid', `metadata.labels["${ISTIO.dataplaneMode}"]`,
-        `${ISTIO.dataplaneMode}="${mode}" is not valid; its only values are "ambient" and "none". ` +
+        `${ISTIO.dataplaneMode}=${quoted(mode)} is not valid; its only values are "ambient" and "none". ` +
         `For sidecars in this namespace, set the label ${ISTIO.injection}=enabled instead.`),
     );
 
   if (labels[ISTIO.injection] === 'enabled') {
     const others = [ISTIO.dataplaneMode, ISTIO.rev].filter((key) => labels[key] !== undefined);
     if (others.length > 0) {
-      const listed = others.map((key) => `${key}=${labels[key]}`).join(' and ');
+      const listed = others.map((key) => `${key}=${clientText(labels[key])}`).join(' and ');
       findings.push(
         finding(policy, 'namespace-multiple-injection-labels', `metadata.labels["${ISTIO.injection}"]`,
           `${ISTIO.injection}=enabled together with ${listed} gives the namespace conflicting injection labels ` +

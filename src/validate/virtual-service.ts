@@ -1,3 +1,4 @@
+import { clientText, quoted } from '../client-text.js';
 import { finding, type Finding } from '../findings.js';
 import type { Policy } from '../policy/types.js';
 import { findPaths } from './deprecations.js';
@@ -22,7 +23,6 @@ const REGEX_FIELDS: Array<{ path: string; presenceStar?: boolean }> = [
 ];
 
 const SHOWN_CHARS = 80;
-const show = (pattern: string) => JSON.stringify(pattern.length > SHOWN_CHARS ? `${pattern.slice(0, SHOWN_CHARS)}...` : pattern);
 
 function regexFinding(policy: Policy, path: string, pattern: string, problem: RegexProblem): Finding | undefined {
   switch (problem.kind) {
@@ -33,7 +33,7 @@ function regexFinding(policy: Policy, path: string, pattern: string, problem: Re
         `${path} is ${problem.bytes} bytes long, and istiod accepts at most ${REGEX_MAX_BYTES}; shorten it, for example by splitting the route or using prefix matches.`);
     case 'invalid':
       return finding(policy, 'regex-invalid', path,
-        `${path} ${show(pattern)} is not valid RE2 (RE2 says "${problem.reason}"). Envoy matches RE2 against the whole value and has no lookaround or backreferences; rewrite it in RE2 syntax (https://github.com/google/re2/wiki/Syntax).`);
+        `${path} ${quoted(pattern, SHOWN_CHARS)} is not valid RE2 (RE2 says "${clientText(problem.reason, 2 * SHOWN_CHARS)}"). Envoy matches RE2 against the whole value and has no lookaround or backreferences; rewrite it in RE2 syntax (https://github.com/google/re2/wiki/Syntax).`);
   }
 }
 

@@ -1,6 +1,7 @@
 // Rules for objects that bind to a waypoint with `istio.io/use-waypoint`: the waypoint exists, is a
 // waypoint, serves this kind of traffic, and lets this namespace attach. Mirrors istiod's
 // fetchWaypointForTarget / fetchWaypointForService / fetchWaypointForWorkload.
+import { clientText, quoted } from '../client-text.js';
 import type { Finding } from '../findings.js';
 import { finding } from '../findings.js';
 import type { KubeObject } from '../kube.js';
@@ -85,15 +86,15 @@ function missing(b: Binding, ctx: ValidationContext): Finding | undefined {
   const existing = ctx.snapshot.waypoints(b.waypointNamespace).map((g) => nameOf(g) ?? '').sort();
   const where = b.waypointNamespace === b.ownNamespace ? '' : ` (from ${ISTIO.useWaypointNamespace})`;
   const known = existing.length
-    ? ` Waypoints in "${b.waypointNamespace}": ${listed(existing)}.`
-    : ` There is no waypoint in "${b.waypointNamespace}".`;
+    ? ` Waypoints in ${quoted(b.waypointNamespace)}: ${listed(existing)}.`
+    : ` There is no waypoint in ${quoted(b.waypointNamespace)}.`;
   return finding(ctx.policy, 'waypoint-missing', USE_PATH,
-    `${ISTIO.useWaypoint}="${b.waypoint}" names no existing Gateway: there is no Gateway "${b.waypoint}" in namespace "${b.waypointNamespace}"${where}, so istiod reports WaypointIsNotReady and traffic skips L7 policy.${known} Create it first (istioctl waypoint apply -n ${b.waypointNamespace} --name ${b.waypoint}), fix the name, or set the label to "none" to opt out.`);
+    `${ISTIO.useWaypoint}=${quoted(b.waypoint)} names no existing Gateway: there is no Gateway ${quoted(b.waypoint)} in namespace ${quoted(b.waypointNamespace)}${where}, so istiod reports WaypointIsNotReady and traffic skips L7 policy.${known} Create it first (istioctl waypoint apply -n ${clientText(b.waypointNamespace)} --name ${clientText(b.waypoint)}), fix the name, or set the label to "none" to opt out.`);
 }
 
 function notAWaypoint(b: Binding, gateway: KubeObject, ctx: ValidationContext): Finding | undefined {
   return finding(ctx.policy, 'waypoint-not-a-waypoint', USE_PATH,
-    `${ISTIO.useWaypoint}="${b.waypoint}" names Gateway ${gatewayRef(gateway)} of class "${className(gateway) ?? ''}", which is an ingress or egress gateway, not a waypoint: traffic would be sent to it over HBONE and fail. Point the label at a Gateway of class istio-waypoint (istioctl waypoint apply -n ${b.waypointNamespace}).`);
+    `${ISTIO.useWaypoint}=${quoted(b.waypoint)} names Gateway ${gatewayRef(gateway)} of class "${className(gateway) ?? ''}", which is an ingress or egress gateway, not a waypoint: traffic would be sent to it over HBONE and fail. Point the label at a Gateway of class istio-waypoint (istioctl waypoint apply -n ${clientText(b.waypointNamespace)}).`);
 }
 
 function forMismatch(b: Binding, gateway: KubeObject, ctx: ValidationContext): Finding | undefined {
@@ -107,7 +108,7 @@ function forMismatch(b: Binding, gateway: KubeObject, ctx: ValidationContext): F
     value === 'none'
       ? `waypoint ${ref} is for "none" (${source}), so nothing binds to it`
       : !isValid
-        ? `waypoint ${ref} has ${ISTIO.waypointFor}="${value}" (${source}), which is not one of ${WAYPOINT_FOR_VALUES.join(', ')}, so istiod binds nothing to it (UnsupportedTrafficType)`
+        ? `waypoint ${ref} has ${ISTIO.waypointFor}=${quoted(value)} (${source}), which is not one of ${WAYPOINT_FOR_VALUES.join(', ')}, so istiod binds nothing to it (UnsupportedTrafficType)`
         : `waypoint ${ref} is for ${value} traffic only (${source}), but a ${b.kind} binds only to a waypoint for ${serves.join(' or ')} (istiod reports UnsupportedTrafficType)`;
   return finding(ctx.policy, 'waypoint-for-mismatch', USE_PATH,
     `${problem}; this ${b.kind} would get no waypoint. Set ${ISTIO.waypointFor}=${suggestion} on the Gateway, or use a waypoint that serves ${serves.join(' or ')}.`);
@@ -129,15 +130,15 @@ function crossNamespaceDenied(b: Binding, gateway: KubeObject, ctx: ValidationCo
     if (!usingNamespace) return undefined;
     const labels = { ...labelsOf(usingNamespace), [NAMESPACE_NAME_LABEL]: b.ownNamespace };
     if (matchesLabelSelector(isRecord(namespaces) ? namespaces.selector : undefined, labels)) return undefined;
-    reason = `${listenerPath}.allowedRoutes.namespaces.selector does not match the labels of namespace "${b.ownNamespace}"`;
+    reason = `${listenerPath}.allowedRoutes.namespaces.selector does not match the labels of namespace ${quoted(b.ownNamespace)}`;
   } else {
-    reason = `${listenerPath}.allowedRoutes.namespaces.from is ${from === undefined ? 'Same (the default)' : JSON.stringify(from)}, which admits only its own namespace`;
+    reason = `${listenerPath}.allowedRoutes.namespaces.from is ${from === undefined ? 'Same (the default)' : quoted(from)}, which admits only its own namespace`;
   }
   const fix = attachment
-    ? `On the waypoint, set ${listenerPath}.allowedRoutes.namespaces.from: All, or from: Selector with a selector matching this namespace (e.g. matchLabels {${NAMESPACE_NAME_LABEL}: ${b.ownNamespace}})`
+    ? `On the waypoint, set ${listenerPath}.allowedRoutes.namespaces.from: All, or from: Selector with a selector matching this namespace (e.g. matchLabels {${NAMESPACE_NAME_LABEL}: ${clientText(b.ownNamespace)}})`
     : `Add the listener ${MESH_LISTENER_YAML} with allowedRoutes.namespaces.from: All (or Selector) to the waypoint`;
   return finding(ctx.policy, 'waypoint-cross-namespace-denied', NAMESPACE_PATH,
-    `waypoint ${gatewayRef(gateway)} does not accept bindings from namespace "${b.ownNamespace}": ${reason}. istiod reports AttachmentDenied and this ${b.kind} would get no waypoint. ${fix}; or use a waypoint in "${b.ownNamespace}".`);
+    `waypoint ${gatewayRef(gateway)} does not accept bindings from namespace ${quoted(b.ownNamespace)}: ${reason}. istiod reports AttachmentDenied and this ${b.kind} would get no waypoint. ${fix}; or use a waypoint in ${quoted(b.ownNamespace)}.`);
 }
 
 function listed(names: string[]): string {

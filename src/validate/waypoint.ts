@@ -1,5 +1,6 @@
 // Waypoint rules (../../shared/docs/istio-ambient-semantics.md section 3): the waypoint Gateways
 // themselves, the objects that bind to them, and deleting a waypoint that is still in use.
+import { quoted } from '../client-text.js';
 import { SNAPSHOT_GROUPS, type WaypointReferrer } from '../cluster/snapshot.js';
 import type { Finding } from '../findings.js';
 import { finding } from '../findings.js';
@@ -40,7 +41,7 @@ function waypointForInvalid(object: KubeObject, ctx: ValidationContext): Finding
   const value = labels[ISTIO.waypointFor];
   if ((WAYPOINT_FOR_VALUES as readonly string[]).includes(value)) return undefined;
   return finding(ctx.policy, 'waypoint-for-invalid', `metadata.labels["${ISTIO.waypointFor}"]`,
-    `${ISTIO.waypointFor}="${value}" is not a valid value, and istiod binds nothing to such a waypoint (UnsupportedTrafficType); use one of ${WAYPOINT_FOR_VALUES.join(', ')} (service is the default).`);
+    `${ISTIO.waypointFor}=${quoted(value)} is not a valid value, and istiod binds nothing to such a waypoint (UnsupportedTrafficType); use one of ${WAYPOINT_FOR_VALUES.join(', ')} (service is the default).`);
 }
 
 function nameReserved(gateway: KubeObject, input: ValidationInput, ctx: ValidationContext): Finding | undefined {

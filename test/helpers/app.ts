@@ -11,9 +11,14 @@ import { policy as defaultPolicy } from './objects.js';
 /** An in-process app (plain HTTP, driven with inject) whose log lines are captured for assertions. */
 export function testApp(objects: KubeObject[] = [], policy: Policy = defaultPolicy, ready = true) {
   const lines: any[] = [];
+  const raw: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        raw.push(line);
+        lines.push(JSON.parse(line));
+      }
       done();
     },
   });
@@ -25,5 +30,5 @@ export function testApp(objects: KubeObject[] = [], policy: Policy = defaultPoli
     metrics,
     log: pino({ level: 'info', hooks: { streamWrite: escapeLineSeparators } }, sink),
   });
-  return { app, lines, metrics };
+  return { app, lines, raw, metrics };
 }

@@ -53,3 +53,12 @@ describe('client values in logs and messages', () => {
     expect(JSON.parse(escaped)).toEqual({ msg: 'a\u2028b\u2029c' });
   });
 });
+
+describe('quoted', () => {
+  it('quotes as JSON, bounds, and escapes line separators that JSON.stringify leaves raw', () => {
+    expect(quoted('(a)\\1')).toBe('"(a)\\\\1"');
+    expect(quoted('a\u2028b')).toBe('"a\\u2028b"');
+    expect(quoted('abcdef', 3)).toBe('"abc"…(+3 chars)');
+    expect(quoted({ a: 1 })).toBe('(an object)');
+  });
+});
