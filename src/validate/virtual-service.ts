@@ -7,15 +7,16 @@ import { checkRegex, REGEX_MAX_BYTES, type RegexProblem } from './regex.js';
 
 /**
  * The VirtualService fields that hold a regex (StringMatch `regex`, and the rewrite's `match`).
- * In headers and withoutHeaders, `regex: "*"` is Istio's "header present" form, not a regex
- * (canBeConvertedToPresentMatch in pilot/pkg/networking/core/route/route.go).
+ * Only in withoutHeaders is `regex: "*"` exempt from the regex check: istiod skips it there and
+ * rejects it in headers like any other invalid regex (pkg/config/validation/virtualservice.go,
+ * validateHTTPRouteMatchRequest, unchanged from 1.22 to 1.31).
  */
 const REGEX_FIELDS: Array<{ path: string; presenceStar?: boolean }> = [
   { path: 'spec.http[].match[].uri.regex' },
   { path: 'spec.http[].match[].scheme.regex' },
   { path: 'spec.http[].match[].method.regex' },
   { path: 'spec.http[].match[].authority.regex' },
-  { path: 'spec.http[].match[].headers{}.regex', presenceStar: true },
+  { path: 'spec.http[].match[].headers{}.regex' },
   { path: 'spec.http[].match[].withoutHeaders{}.regex', presenceStar: true },
   { path: 'spec.http[].match[].queryParams{}.regex' },
   { path: 'spec.http[].corsPolicy.allowOrigins[].regex' },

@@ -61,11 +61,13 @@ describe('validateVirtualService', () => {
     expect(f.message).toContain('https://github.com/google/re2/wiki/Syntax');
   });
 
-  // `regex: "*"` in headers/withoutHeaders becomes present_match (canBeConvertedToPresentMatch in
-  // pilot/pkg/networking/core/route/route.go); elsewhere it is an invalid regex.
+  // istiod skips `regex: "*"` only in withoutHeaders; in headers it goes through validateStringMatch
+  // and is rejected like any invalid regex (pkg/config/validation/virtualservice.go,
+  // validateHTTPRouteMatchRequest).
   it.each([
-    ['headers', withMatch({ headers: { 'x-user': { regex: '*' } } }), []],
-    ['withoutHeaders', withMatch({ withoutHeaders: { 'x-user': { regex: '*' } } }), []],
+    ['headers (denied: istiod checks it as a regex)', withMatch({ headers: { 'x-user': { regex: '*' } } }), ['regex-invalid']],
+    ['headers, its allowed twin ".*"', withMatch({ headers: { 'x-user': { regex: '.*' } } }), []],
+    ['withoutHeaders (allowed: istiod skips it)', withMatch({ withoutHeaders: { 'x-user': { regex: '*' } } }), []],
     ['headers present as an empty StringMatch', withMatch({ headers: { 'x-user': {} } }), []],
     ['queryParams', withMatch({ queryParams: { q: { regex: '*' } } }), ['regex-invalid']],
     ['uri', withMatch({ uri: { regex: '*' } }), ['regex-invalid']],
