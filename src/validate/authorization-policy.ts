@@ -93,7 +93,39 @@ function removedWhenKeys(spec: Record<string, unknown>, policy: Policy, report: 
   });
 }
 
+const shapeOf = (value: unknown) => (Array.isArray(value) ? 'a list' : value === null ? 'null' : typeof value === 'object' ? 'an object' : `a ${typeof value}`);
+
+/**
+ * A targetRef that is not one object, or targetRefs that is not a list of objects. The CRD schema
+ * rejects these on a live cluster; `meshguard check` has no schema and must not skip them silently.
+ */
+function malformedRefs(spec: Record<string, unknown>, policy: Policy, report: Report) {
+  const ref = '{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}';
+  if (isSet(spec.targetRef) && !isRecord(spec.targetRef))
+    report(
+      finding(policy, 'authz-target-invalid', 'spec.targetRef',
+        `spec.targetRef must be one object such as ${ref}, but it is ${shapeOf(spec.targetRef)}; ` +
+        (Array.isArray(spec.targetRef) ? 'for several targets use spec.targetRefs (a list).' : 'write it as an object.')),
+    );
+  if (isSet(spec.targetRefs) && !Array.isArray(spec.targetRefs)) {
+    report(
+      finding(policy, 'authz-target-invalid', 'spec.targetRefs',
+        `spec.targetRefs must be a list of objects such as [${ref}], but it is ${shapeOf(spec.targetRefs)}; ` +
+        (isRecord(spec.targetRefs) ? 'wrap the object in a list (or use spec.targetRef).' : 'write it as a list of objects.')),
+    );
+    return;
+  }
+  listOf(spec.targetRefs).forEach((element, i) => {
+    if (!isRecord(element))
+      report(
+        finding(policy, 'authz-target-invalid', `spec.targetRefs[${i}]`,
+          `spec.targetRefs[${i}] must be an object such as ${ref}, but it is ${shapeOf(element)}; write each target as an object with kind, group and name.`),
+      );
+  });
+}
+
 function bindingConflicts(spec: Record<string, unknown>, policy: Policy, report: Report) {
+  malformedRefs(spec, policy, report);
   const targetRefs = listOf(spec.targetRefs);
   if (isSet(spec.selector) && hasTargetRefs(spec))
     report(

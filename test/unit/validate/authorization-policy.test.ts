@@ -262,6 +262,13 @@ describe('authz-target-invalid', () => {
     ['a Gateway without its group', ap('shop', { targetRefs: [{ kind: 'Gateway', name: 'waypoint' }] }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRefs[0].group'],
     ["Istio's own Gateway kind", ap('shop', { targetRefs: [{ kind: 'Gateway', group: 'networking.istio.io', name: 'waypoint' }] }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRefs[0].group'],
     ['a targetRef without a name', ap('shop', { targetRef: { kind: 'Gateway', group: 'gateway.networking.k8s.io' } }), ap('shop', { targetRef: toWaypoint[0] }), 'spec.targetRef.name'],
+    // Shapes the CRD schema rejects on a live cluster, which `meshguard check` has no schema for.
+    ['targetRef given as a list', ap('shop', { targetRef: toWaypoint }), ap('shop', { targetRef: toWaypoint[0] }), 'spec.targetRef'],
+    ['targetRef given as a string', ap('shop', { targetRef: 'waypoint' }), ap('shop', { targetRef: toWaypoint[0] }), 'spec.targetRef'],
+    ['targetRefs given as one object', ap('shop', { targetRefs: toWaypoint[0] }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRefs'],
+    ['targetRefs given as a string', ap('shop', { targetRefs: 'waypoint' }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRefs'],
+    ['a targetRefs element that is a string', ap('shop', { targetRefs: ['waypoint'] }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRefs[0]'],
+    ['a targetRefs element that is a list', ap('shop', { targetRefs: [toWaypoint] }), ap('shop', { targetRefs: toWaypoint }), 'spec.targetRefs[0]'],
   ])('%s', (_name, denied, allowed, path) => {
     const findings = validate(denied);
     expect(findings).toEqual([expect.objectContaining({ rule: 'authz-target-invalid', path })]);
@@ -273,6 +280,13 @@ describe('authz-target-invalid', () => {
     expect(rest).toEqual([]);
     expect(f).toMatchObject({ rule: 'authz-target-invalid', path: 'spec.targetRefs[0].kind' });
     expect(f.message).toContain(`kind "${kind}" cannot be a policy target`);
+  });
+
+  it('says what shape a malformed targetRef has and how to write it', () => {
+    const [f] = validate(ap('shop', { targetRef: toWaypoint }));
+    expect(f.message).toBe(
+      '[authz-target-invalid] spec.targetRef must be one object such as {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}, but it is a list; for several targets use spec.targetRefs (a list).',
+    );
   });
 
   it('names the root namespace and the way out for a GatewayClass target', () => {
