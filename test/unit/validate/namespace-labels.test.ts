@@ -35,8 +35,9 @@ describe('validateNamespaceLabels', () => {
   it.each([
     ['with dataplane-mode', { 'istio-injection': 'enabled', 'istio.io/dataplane-mode': 'ambient' }, { 'istio.io/dataplane-mode': 'ambient' }, 'istio.io/dataplane-mode=ambient'],
     ['with rev', { 'istio-injection': 'enabled', 'istio.io/rev': 'canary' }, { 'istio.io/rev': 'canary' }, 'istio.io/rev=canary'],
-    ['with both', { 'istio-injection': 'enabled', 'istio.io/rev': 'canary', 'istio.io/dataplane-mode': 'none' }, { 'istio-injection': 'enabled' }, 'istio.io/dataplane-mode=none and istio.io/rev=canary'],
+    ['with both', { 'istio-injection': 'enabled', 'istio.io/rev': 'canary', 'istio.io/dataplane-mode': 'none' }, { 'istio-injection': 'enabled' }, 'istio.io/rev=canary and istio.io/dataplane-mode=none'],
     ['disabled is not a conflict', null, { 'istio-injection': 'disabled', 'istio.io/dataplane-mode': 'ambient' }, ''],
+    ['disabled is not a conflict with rev either', null, { 'istio-injection': 'disabled', 'istio.io/rev': 'canary', 'istio.io/dataplane-mode': 'ambient' }, ''],
   ])('namespace-multiple-injection-labels: istio-injection=enabled %s', (_name, denied, allowed, listed) => {
     if (denied) {
       const findings = validate(namespace(denied));
@@ -48,6 +49,27 @@ describe('validateNamespaceLabels', () => {
       expect(findings[0].message).toContain('Keep one: remove istio-injection (kubectl label namespace shop istio-injection-) or the others (kubectl label namespace shop istio.io/');
     }
     expect(validate(namespace(allowed))).toEqual([]);
+  });
+
+  // Without istio-injection, istio.io/rev and istio.io/dataplane-mode are both listed (injection.go).
+  it('namespace-multiple-injection-labels: istio.io/rev with dataplane-mode and no istio-injection', () => {
+    const findings = validate(namespace({ 'istio.io/rev': 'canary', 'istio.io/dataplane-mode': 'ambient' }));
+    expect(findings).toEqual([
+      expect.objectContaining({ rule: 'namespace-multiple-injection-labels', severity: 'warning', path: 'metadata.labels["istio.io/rev"]' }),
+    ]);
+    expect(findings[0].message).toBe(
+      '[namespace-multiple-injection-labels] istio.io/rev=canary together with istio.io/dataplane-mode=ambient gives the namespace conflicting injection labels ' +
+        '(istioctl analyze IST0123 NamespaceMultipleInjectionLabels); the injector of revision "canary" selects the namespace by istio.io/rev and ignores ' +
+        'istio.io/dataplane-mode, so pods get sidecars (and istio-cni does not capture pods that have one). ' +
+        'Keep one: remove istio.io/rev (kubectl label namespace shop istio.io/rev-) or the others (kubectl label namespace shop istio.io/dataplane-mode-).',
+    );
+    expect(validate(namespace({ 'istio.io/dataplane-mode': 'ambient' }))).toEqual([]);
+    expect(validate(namespace({ 'istio.io/rev': 'canary' }))).toEqual([]);
+  });
+
+  it('leaves istio-system to istiod, as istioctl analyze does', () => {
+    const labels = { 'istio.io/rev': 'canary', 'istio.io/dataplane-mode': 'ambient' };
+    expect(validate({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system', labels } })).toEqual([]);
   });
 
   it('reports both rules when both apply', () => {
