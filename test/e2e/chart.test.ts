@@ -24,6 +24,8 @@ const NS = 'meshguard-system';
 const CHART_META = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8'));
 const ISTIO_INJECTORS = ['istio-revision-tag-default', 'istio-sidecar-injector'];
 const ALWAYS_EXCLUDED = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system', NS];
+/** The entry for AuthorizationPolicies in Istio's root namespace, which the others exclude. */
+const ROOT_POLICIES = 'root-policies.validate.meshguard.io';
 
 let helm: string;
 beforeAll(async () => {
@@ -162,7 +164,7 @@ describe('helm template, default values', () => {
   });
 
   it('validates every kind meshguard validates, with the right operations', () => {
-    const table = ruleTable(validating(objects).webhooks);
+    const table = ruleTable(validating(objects).webhooks.filter((w: any) => w.name !== ROOT_POLICIES));
     const expected: Record<string, { operations: string[]; versions: string[] }> = {};
     for (const [group, kinds] of Object.entries(VALIDATED_KINDS)) {
       for (const kind of kinds) {
@@ -215,6 +217,7 @@ describe('helm template, default values', () => {
         expect(w.namespaceSelector, 'no namespaceSelector on a cluster-scoped kind').toBeUndefined();
         continue;
       }
+      if (w.name === ROOT_POLICIES) continue;
       const exprs = selectorExpressions(w);
       const names = exprs.find((e) => e.key === 'kubernetes.io/metadata.name');
       expect(names.operator, w.name).toBe('NotIn');
@@ -224,6 +227,18 @@ describe('helm template, default values', () => {
       expect(exprs, w.name).toHaveLength(3);
       expect(w.namespaceSelector.matchLabels, w.name).toBeUndefined();
     }
+  });
+
+  it("sends AuthorizationPolicies in Istio's root namespace, and nothing else from it, to /validate", () => {
+    const w = webhook(objects, ROOT_POLICIES);
+    expect(w.rules).toEqual([{ apiGroups: ['security.istio.io'], apiVersions: ['v1', 'v1beta1'], operations: ['CREATE', 'UPDATE'], resources: ['authorizationpolicies'], scope: 'Namespaced' }]);
+    expect(w.namespaceSelector.matchExpressions).toEqual([
+      { key: 'kubernetes.io/metadata.name', operator: 'In', values: ['istio-system'] },
+      { key: 'meshguard.io/enforcement', operator: 'NotIn', values: ['off'] },
+    ]);
+    expect(w).toMatchObject({ failurePolicy: 'Fail', timeoutSeconds: 5 });
+    const custom = render({ 'webhook.rootNamespace': 'mesh-root' });
+    expect(webhook(custom, ROOT_POLICIES).namespaceSelector.matchExpressions[0]).toEqual({ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['mesh-root'] });
   });
 
   it('skips updates that cannot change the answer, with CEL guarded for absent fields and null objects', () => {
@@ -411,7 +426,7 @@ describe('helm template, variants', () => {
 
   it('opt-out: every namespace but the excluded and opted-out ones', () => {
     const objects = render({ 'webhook.namespaceSelection': 'opt-out', 'webhook.excludedNamespaces': '{cert-manager,monitoring}' });
-    for (const w of allWebhooks(objects).filter((w) => w.name !== 'gatewayclasses.validate.meshguard.io')) {
+    for (const w of allWebhooks(objects).filter((w) => w.name !== 'gatewayclasses.validate.meshguard.io' && w.name !== ROOT_POLICIES)) {
       const exprs = selectorExpressions(w);
       expect(exprs, w.name).toHaveLength(2);
       expect([...exprs.find((e) => e.key === 'kubernetes.io/metadata.name').values].sort()).toEqual(
