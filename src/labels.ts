@@ -21,4 +21,5 @@ export const MESHGUARD = {
   decision: 'meshguard.io/decision',
 } as const;
 
+/** The class `istioctl waypoint generate` writes (its controller: gateway-classes.ts). */
 export const WAYPOINT_CLASS = 'istio-waypoint';

@@ -19,6 +19,8 @@ export const RULES = {
   'authz-target-invalid': 'error',
   'authz-misplaced-waypoint-label': 'error',
   'authz-removed-when-key': 'error',
+  'authz-ztunnel-unsupported-field': 'error',
+  'authz-dry-run-ignored': 'warning',
   // VirtualService regexes
   'regex-invalid': 'error',
   'regex-too-long': 'error',

@@ -1,6 +1,7 @@
 import type { KubeObject } from '../kube.js';
 import { ISTIO } from '../labels.js';
 import { isRecord, labelsOf, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
+import { labelledMode } from '../policy/namespace-config.js';
 
 /** An object that binds to a waypoint through `istio.io/use-waypoint`. */
 export interface WaypointReferrer {
@@ -13,8 +14,8 @@ export interface WaypointReferrer {
 export interface ClusterSnapshot {
   namespace(name: string): KubeObject | undefined;
   gateway(namespace: string, name: string): KubeObject | undefined;
-  /** Gateways of class `istio-waypoint` in a namespace (for fix suggestions). */
-  waypoints(namespace: string): KubeObject[];
+  /** The Gateway API Gateways of a namespace (few; waypoint-gateway.ts's waypointsIn picks the waypoints). */
+  gateways(namespace: string): KubeObject[];
   gatewayClass(name: string): KubeObject | undefined;
   service(namespace: string, name: string): KubeObject | undefined;
   /** The Services of a namespace (metadata and spec.selector only). */
@@ -22,6 +23,8 @@ export interface ClusterSnapshot {
   serviceEntry(namespace: string, name: string): KubeObject | undefined;
   /** Namespaces, Services and ServiceEntries whose `istio.io/use-waypoint` names this Gateway. */
   waypointReferrers(namespace: string, name: string): WaypointReferrer[];
+  /** Whether some Namespace's own labels make it ambient (namespace-config.ts labelledMode). */
+  hasAmbientNamespace(): boolean;
   /** Whether a kind's API is served (a missing CRD disables only the rules that need it). */
   has(kind: SnapshotKind): boolean;
 }
@@ -66,13 +69,14 @@ const key = (namespace: string | undefined, name: string) => `${namespace ?? ''}
  */
 export class ClusterStore implements ClusterSnapshot {
   private readonly objects = new Map<SnapshotKind, Map<string, KubeObject>>();
-  private readonly waypointsByNs = new Map<string, Map<string, KubeObject>>();
+  private readonly gatewaysByNs = new Map<string, Map<string, KubeObject>>();
   private readonly servicesByNs = new Map<string, Map<string, KubeObject>>();
   /** `ns/gateway` -> referrer key -> referrer. */
   private readonly referrers = new Map<string, Map<string, WaypointReferrer>>();
   /** referrer key -> the `ns/gateway` it is indexed under, to unindex on update. */
   private readonly referrerTarget = new Map<string, string>();
   private readonly served = new Set<SnapshotKind>(SNAPSHOT_KINDS);
+  private readonly ambientNamespaces = new Set<string>();
 
   constructor(objects: KubeObject[] = []) {
     for (const obj of objects) this.upsert(obj);
@@ -87,6 +91,10 @@ export class ClusterStore implements ClusterSnapshot {
     return this.served.has(kind);
   }
 
+  hasAmbientNamespace(): boolean {
+    return this.ambientNamespaces.size > 0;
+  }
+
   upsert(obj: KubeObject): void {
     const kind = snapshotKindOf(obj);
     const name = nameOf(obj);
@@ -95,9 +103,9 @@ export class ClusterStore implements ClusterSnapshot {
     obj = trim(kind, obj, namespace);
     this.remove(kind, namespace, name);
     this.table(kind).set(key(namespace, name), obj);
-    if (kind === 'Gateway' && obj.spec?.gatewayClassName === 'istio-waypoint') {
-      let byName = this.waypointsByNs.get(namespace!);
-      if (!byName) this.waypointsByNs.set(namespace!, (byName = new Map()));
+    if (kind === 'Gateway') {
+      let byName = this.gatewaysByNs.get(namespace!);
+      if (!byName) this.gatewaysByNs.set(namespace!, (byName = new Map()));
       byName.set(name, obj);
     }
     if (kind === 'Service') {
@@ -106,13 +114,15 @@ export class ClusterStore implements ClusterSnapshot {
       byName.set(name, obj);
     }
     if (kind === 'Namespace' || kind === 'Service' || kind === 'ServiceEntry') this.indexReferrer(kind, namespace, name, obj);
+    if (kind === 'Namespace' && labelledMode(labelsOf(obj))?.defaultMode === 'ambient') this.ambientNamespaces.add(name);
   }
 
   remove(kind: SnapshotKind, namespace: string | undefined, name: string): void {
     const k = key(namespace, name);
     if (!this.table(kind).delete(k)) return;
-    if (kind === 'Gateway') this.waypointsByNs.get(namespace!)?.delete(name);
+    if (kind === 'Gateway') this.gatewaysByNs.get(namespace!)?.delete(name);
     if (kind === 'Service') this.servicesByNs.get(namespace!)?.delete(name);
+    if (kind === 'Namespace') this.ambientNamespaces.delete(name);
     const refKey = `${kind}:${k}`;
     const target = this.referrerTarget.get(refKey);
     if (target !== undefined) {
@@ -131,8 +141,8 @@ export class ClusterStore implements ClusterSnapshot {
   gateway(namespace: string, name: string) {
     return this.table('Gateway').get(key(namespace, name));
   }
-  waypoints(namespace: string) {
-    return [...(this.waypointsByNs.get(namespace)?.values() ?? [])];
+  gateways(namespace: string) {
+    return [...(this.gatewaysByNs.get(namespace)?.values() ?? [])];
   }
   gatewayClass(name: string) {
     return this.table('GatewayClass').get(key(undefined, name));

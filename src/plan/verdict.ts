@@ -193,7 +193,7 @@ function planNamespace(ns: string, snapshot: ClusterSnapshot, inventory: Invento
   }
 
   const waypointWanted = reasons.some((r) => r.effect === 'waypoint');
-  const existing = namespaceWaypoint(snapshot, ns);
+  const existing = namespaceWaypoint(snapshot, ns, policy.istioVersion);
   const waypointName = existing?.namespace === ns ? existing.name : DEFAULT_WAYPOINT;
   const rewrites: Rewrite[] = [];
   if (waypointWanted) {

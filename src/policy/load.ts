@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
+import { LATEST_ISTIO_VERSION } from '../istio-version.js';
 import { policySchema } from './schema.js';
 import type { Policy } from './types.js';
 
@@ -44,6 +45,7 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
   }
   const d = doc as Partial<Policy> & Pick<Policy, 'clusterDefaultMode'>;
   return {
+    istioVersion: d.istioVersion ?? LATEST_ISTIO_VERSION,
     clusterDefaultMode: d.clusterDefaultMode,
     clusterEnforcement: d.clusterEnforcement ?? 'enforce',
     rootNamespace: d.rootNamespace ?? 'istio-system',

@@ -30,7 +30,8 @@ export function namespaceConfig(ns: KubeObject | undefined, policy: Policy): Nam
   };
 }
 
-function namespaceDefaultMode(labels: Record<string, string>, policy: Policy) {
+/** The default mode a namespace's own labels give (meshguard's label, else Istio's), if any. */
+export function labelledMode(labels: Record<string, string>): { defaultMode: Mode; defaultModeSource: string } | undefined {
   const explicit = labels[MESHGUARD.defaultMode];
   if (isMode(explicit)) return { defaultMode: explicit, defaultModeSource: `${MESHGUARD.defaultMode}=${explicit}` };
   if (labels[ISTIO.dataplaneMode] === 'ambient')
@@ -39,7 +40,19 @@ function namespaceDefaultMode(labels: Record<string, string>, policy: Policy) {
     return { defaultMode: 'sidecar' as const, defaultModeSource: `${ISTIO.injection}=enabled` };
   if (labels[ISTIO.rev] !== undefined)
     return { defaultMode: 'sidecar' as const, defaultModeSource: `${ISTIO.rev}=${labels[ISTIO.rev]}` };
-  return { defaultMode: policy.clusterDefaultMode, defaultModeSource: 'policy clusterDefaultMode' };
+  return undefined;
+}
+
+function namespaceDefaultMode(labels: Record<string, string>, policy: Policy) {
+  return labelledMode(labels) ?? { defaultMode: policy.clusterDefaultMode, defaultModeSource: 'policy clusterDefaultMode' };
+}
+
+/**
+ * Whether some workload in the mesh may be ambient: the cluster default is ambient (unlabelled
+ * namespaces), or some namespace says so. Root-namespace policies are judged by this.
+ */
+export function meshHasAmbient(snapshot: ClusterSnapshot, policy: Policy): boolean {
+  return policy.clusterDefaultMode === 'ambient' || snapshot.hasAmbientNamespace();
 }
 
 /**

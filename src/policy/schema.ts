@@ -1,3 +1,4 @@
+import { ISTIO_VERSIONS } from '../istio-version.js';
 import { RULE_IDS } from '../rules.js';
 import { ENFORCEMENTS, MODES } from './types.js';
 
@@ -13,6 +14,7 @@ export const policySchema = {
   additionalProperties: false,
   required: ['clusterDefaultMode'],
   properties: {
+    istioVersion: { enum: [...ISTIO_VERSIONS] },
     clusterDefaultMode: { enum: [...MODES] },
     clusterEnforcement: { enum: [...ENFORCEMENTS] },
     rootNamespace: { type: 'string', minLength: 1 },

@@ -4,6 +4,8 @@ export type Mode = (typeof MODES)[number];
 export const ENFORCEMENTS = ['enforce', 'warn', 'audit', 'off'] as const;
 export type Enforcement = (typeof ENFORCEMENTS)[number];
 
+import type { IstioVersion } from '../istio-version.js';
+
 export type Severity = 'error' | 'warning';
 /** A rule's configured severity; `off` disables it. */
 export type RuleSetting = Severity | 'off';
@@ -33,6 +35,8 @@ export interface DeprecationEntry {
 }
 
 export interface Policy {
+  /** The Istio minor version rules are judged for (`1.31`); version-dependent rules follow it. */
+  istioVersion: IstioVersion;
   /** Mode for pods in namespaces that say nothing about it. */
   clusterDefaultMode: Mode;
   /** Enforcement for cluster-scoped objects (GatewayClass, Namespace) and namespaces that set none. */

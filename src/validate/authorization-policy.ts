@@ -3,15 +3,17 @@ import type { ClusterSnapshot, SnapshotKind } from '../cluster/snapshot.js';
 import { finding, type Finding } from '../findings.js';
 import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf, type KubeObject } from '../kube.js';
 import { ISTIO } from '../labels.js';
-import { namespaceConfig } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
 import type { ValidationContext, Validator } from './index.js';
-import { findRuleAttributes, removedWhenKeyAdvice, type RuleAttribute } from './l7-attributes.js';
+import { GATEWAY_API, hasTargetRefs, isSet, listOf, targetRefsFix, waypointNames } from './authz-binding.js';
+import { ztunnelFindings } from './authz-ztunnel.js';
+import { removedWhenKeyAdvice } from './l7-attributes.js';
 import { namespaceWaypoint } from './waypoint-gateway.js';
+
+export { hasTargetRefs };
 
 const VERSIONS = ['v1', 'v1beta1'];
 const MAX_TARGET_REFS = 16;
-const GATEWAY_API = 'gateway.networking.k8s.io';
 
 /** Target kinds istiod accepts and their groups (allowedTargetRefs in pkg/config/validation/validation.go). */
 const TARGET_GROUPS: Record<string, string> = {
@@ -21,8 +23,6 @@ const TARGET_GROUPS: Record<string, string> = {
   ServiceEntry: 'networking.istio.io',
 };
 
-const isSet = (value: unknown) => value !== undefined && value !== null;
-const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
 interface TargetRef {
@@ -32,9 +32,6 @@ interface TargetRef {
   name: string;
   namespace?: string;
 }
-
-/** Whether a policy is bound by targetRef(s): then waypoints enforce it and ztunnel ignores it. */
-export const hasTargetRefs = (spec: Record<string, unknown>) => isSet(spec.targetRef) || listOf(spec.targetRefs).length > 0;
 
 function targetRefsOf(spec: Record<string, unknown>): TargetRef[] {
   const refs: Array<[string, unknown]> = [];
@@ -52,15 +49,6 @@ function targetRefsOf(spec: Record<string, unknown>): TargetRef[] {
     }));
 }
 
-function targetRefsFix(snapshot: ClusterSnapshot, namespace: string): string {
-  const waypoint = namespaceWaypoint(snapshot, namespace);
-  const refs = `spec.targetRefs: [{kind: Gateway, group: ${GATEWAY_API}, name: ${waypoint?.name ?? 'waypoint'}}]`;
-  if (!waypoint) return `${refs} after deploying a waypoint (istioctl waypoint apply -n ${namespace} --enroll-namespace)`;
-  if (waypoint.namespace !== namespace)
-    return `${refs} in a policy in namespace "${waypoint.namespace}", where the waypoint runs (targetRefs cannot cross namespaces)`;
-  return refs;
-}
-
 type Report = (f: Finding | undefined) => void;
 
 function misplacedWaypointLabels(obj: KubeObject, spec: Record<string, unknown>, namespace: string, ctx: ValidationContext, report: Report) {
@@ -70,7 +58,7 @@ function misplacedWaypointLabels(obj: KubeObject, spec: Record<string, unknown>,
       if (values[key] === undefined) continue;
       const fix = hasTargets
         ? 'remove it; spec.targetRefs already attaches the policy.'
-        : `remove it and attach the policy with ${targetRefsFix(ctx.snapshot, namespace)}.`;
+        : `remove it and attach the policy with ${targetRefsFix(ctx.snapshot, namespace, ctx.policy)}.`;
       report(
         finding(ctx.policy, 'authz-misplaced-waypoint-label', `metadata.${where}["${key}"]`,
           `${key} does nothing on an AuthorizationPolicy (it belongs on a waypoint Gateway or on what uses one); ` +
@@ -183,11 +171,11 @@ function lookUp(snapshot: ClusterSnapshot, kind: SnapshotKind, namespace: string
   }
 }
 
-function missingTargetText(ref: TargetRef, namespace: string, snapshot: ClusterSnapshot): string {
+function missingTargetText(ref: TargetRef, namespace: string, snapshot: ClusterSnapshot, policy: Policy): string {
   const where = ref.kind === 'GatewayClass' ? '' : ` in namespace "${namespace}"`;
   let text = `${ref.kind} ${quoted(ref.name)} does not exist${where}, so the policy applies to nothing. Fix the name, or create the ${ref.kind} first`;
   if (ref.kind === 'Gateway') {
-    const waypoints = snapshot.waypoints(namespace).map(nameOf).filter((n): n is string => !!n).sort();
+    const waypoints = waypointNames(snapshot, namespace, policy);
     text += waypoints.length
       ? ` (waypoints in "${namespace}": ${waypoints.join(', ')})`
       : ` (istioctl waypoint apply -n ${namespace} creates a waypoint named "waypoint")`;
@@ -219,7 +207,7 @@ function targetFindings(spec: Record<string, unknown>, namespace: string, ctx: V
     if (!snapshot.has(kind)) continue;
     const target = lookUp(snapshot, kind, namespace, ref.name);
     if (!target) {
-      report(finding(policy, 'authz-target-not-found', `${ref.path}.name`, missingTargetText(ref, namespace, snapshot)));
+      report(finding(policy, 'authz-target-not-found', `${ref.path}.name`, missingTargetText(ref, namespace, snapshot, policy)));
       continue;
     }
     if (kind !== 'Service' && kind !== 'ServiceEntry') continue;
@@ -228,60 +216,9 @@ function targetFindings(spec: Record<string, unknown>, namespace: string, ctx: V
       report(
         finding(policy, 'authz-target-not-waypoint', ref.path,
           `${kind} ${quoted(ref.name)} is not bound to a waypoint (${reason}), so no waypoint enforces this policy, and ztunnel ignores policies with targetRefs. ` +
-          `Bind it: kubectl label ${kind.toLowerCase()} ${clientText(ref.name)} -n ${namespace} ${ISTIO.useWaypoint}=${namespaceWaypoint(snapshot, namespace)?.name ?? 'waypoint'}.`),
+          `Bind it: kubectl label ${kind.toLowerCase()} ${clientText(ref.name)} -n ${namespace} ${ISTIO.useWaypoint}=${namespaceWaypoint(snapshot, namespace, policy.istioVersion)?.name ?? 'waypoint'}.`),
       );
   }
-}
-
-const MAX_LISTED = 8;
-
-function listAttributes(attrs: RuleAttribute[]): string {
-  const listed = attrs.slice(0, MAX_LISTED).map((a) => `${a.attribute} (${a.path})`).join(', ');
-  return attrs.length > MAX_LISTED ? `${listed} and ${attrs.length - MAX_LISTED} more` : listed;
-}
-
-/** What ztunnel makes of a policy's L7 content (section 4 of the semantics notes). */
-function consequence(action: string, spec: Record<string, unknown>, attrs: RuleAttribute[]): string {
-  const l7 = attrs.filter((a) => a.layer === 'L7');
-  if (action === 'DENY') {
-    if (!attrs.some((a) => a.layer === 'L4'))
-      return 'This DENY policy has only L7 attributes, so ztunnel enforces none of it and it blocks nothing at all: traffic you meant to block flows.';
-    return 'ztunnel enforces only the L4 parts of this DENY policy and ignores the L7 ones, so it does not block what it says.';
-  }
-  const rulesWithL7 = new Set(l7.map((a) => a.rule));
-  const all = rulesWithL7.size === listOf(spec.rules).length;
-  return (
-    'In an ALLOW policy ztunnel drops every rule with an L7 attribute, which makes the policy more restrictive than written' +
-    (all ? ': every rule has one, so no rule is left and the policy denies all traffic to the workloads it applies to.' : ': traffic those rules allow is denied.')
-  );
-}
-
-function l7NeedsWaypoint(spec: Record<string, unknown>, namespace: string, ctx: ValidationContext, report: Report) {
-  const { snapshot, policy } = ctx;
-  if (hasTargetRefs(spec)) return;
-  if (namespaceConfig(snapshot.namespace(namespace), policy).defaultMode !== 'ambient') return;
-  const action = spec.action === undefined || spec.action === null ? 'ALLOW' : spec.action;
-  if (action !== 'ALLOW' && action !== 'DENY' && action !== 'CUSTOM' && action !== 'AUDIT') return;
-  const attrs = findRuleAttributes(spec);
-  const l7 = attrs.filter((a) => a.layer === 'L7');
-  const hasSelector = isSet(spec.selector);
-  const scope = hasSelector
-    ? `spec.selector binds this policy to ztunnel in ambient namespace "${namespace}"`
-    : `without a selector this policy applies to every workload in ambient namespace "${namespace}" through ztunnel`;
-  const fix = `Fix: bind it to a waypoint instead: ${hasSelector ? 'replace spec.selector with' : 'add'} ${targetRefsFix(snapshot, namespace)} (or target a Service that uses the waypoint).`;
-  if (action === 'CUSTOM' || action === 'AUDIT') {
-    const found = l7.length ? ` It also uses L7 attributes: ${listAttributes(l7)}.` : '';
-    report(
-      finding(policy, 'authz-l7-needs-waypoint', 'spec.action',
-        `${scope}, but ztunnel does not support action ${action}: such a policy is not bound to ztunnel at all and does nothing for ambient workloads.${found} ${fix}`),
-    );
-    return;
-  }
-  if (l7.length === 0) return;
-  report(
-    finding(policy, 'authz-l7-needs-waypoint', l7[0].path,
-      `${scope}, and ztunnel cannot enforce L7 attributes: ${listAttributes(l7)}. ${consequence(action, spec, attrs)} ${fix}`),
-  );
 }
 
 /**
@@ -303,6 +240,6 @@ export const validateAuthorizationPolicy: Validator = (input, ctx) => {
   misplacedWaypointLabels(obj, spec, namespace, ctx, report);
   removedWhenKeys(spec, ctx.policy, report);
   targetFindings(spec, namespace, ctx, report);
-  l7NeedsWaypoint(spec, namespace, ctx, report);
+  for (const f of ztunnelFindings(obj, spec, namespace, ctx)) report(f);
   return findings;
 };

@@ -4,7 +4,8 @@ import { isRecord } from '../kube.js';
 /**
  * Which AuthorizationPolicy attributes ztunnel can enforce (L4) and which need a waypoint (L7), as
  * istiod decides when it converts a policy for ztunnel: httpSources, httpOperations and
- * l4WhenAttributes in pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go.
+ * l4WhenAttributes in pilot/pkg/serviceregistry/ambient/authorization.go (1.30+; before, in
+ * pilot/pkg/serviceregistry/kube/controller/ambient/).
  * An attribute counts only when it holds a non-empty list, as there.
  */
 export interface RuleAttribute {
@@ -16,7 +17,7 @@ export interface RuleAttribute {
   rule: number;
 }
 
-const SOURCE_FIELDS: Record<string, 'L4' | 'L7'> = {
+export const SOURCE_FIELDS: Record<string, 'L4' | 'L7'> = {
   principals: 'L4',
   notPrincipals: 'L4',
   namespaces: 'L4',
@@ -32,7 +33,7 @@ const SOURCE_FIELDS: Record<string, 'L4' | 'L7'> = {
   notRemoteIpBlocks: 'L7',
 };
 
-const OPERATION_FIELDS: Record<string, 'L4' | 'L7'> = {
+export const OPERATION_FIELDS: Record<string, 'L4' | 'L7'> = {
   ports: 'L4',
   notPorts: 'L4',
   hosts: 'L7',
@@ -43,7 +44,7 @@ const OPERATION_FIELDS: Record<string, 'L4' | 'L7'> = {
   notPaths: 'L7',
 };
 
-const L4_WHEN_KEYS = new Set(['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port']);
+export const L4_WHEN_KEYS = new Set(['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port']);
 
 /** `when` keys istiod rejects outright (rule authz-removed-when-key), with what to use instead. */
 export function removedWhenKeyAdvice(key: string): string | undefined {

@@ -1,6 +1,7 @@
 // Rules for objects that bind to a waypoint with `istio.io/use-waypoint`: the waypoint exists, is a
 // waypoint, serves this kind of traffic, and lets this namespace attach. Mirrors istiod's
-// fetchWaypointForTarget / fetchWaypointForService / fetchWaypointForWorkload.
+// fetchWaypointForTarget / fetchWaypointForService / fetchWaypointForWorkload
+// (pilot/pkg/serviceregistry/ambient/waypoints.go).
 import { clientText, quoted } from '../client-text.js';
 import type { Finding } from '../findings.js';
 import { finding } from '../findings.js';
@@ -17,6 +18,7 @@ import {
   MESH_LISTENER_YAML,
   WAYPOINT_FOR_VALUES,
   waypointRole,
+  waypointsIn,
 } from './waypoint-gateway.js';
 
 export type BindingKind = 'Namespace' | 'Service' | 'ServiceEntry' | 'Pod';
@@ -70,7 +72,7 @@ export function validateWaypointBinding(kind: BindingKind, input: ValidationInpu
 
   const gateway = ctx.snapshot.gateway(waypointNamespace, waypoint);
   if (!gateway) return present(missing(binding, ctx));
-  if (waypointRole(gateway, ctx.snapshot) === 'not-waypoint') return present(notAWaypoint(binding, gateway, ctx));
+  if (waypointRole(gateway, ctx.snapshot, ctx.policy.istioVersion) === 'not-waypoint') return present(notAWaypoint(binding, gateway, ctx));
   return present(forMismatch(binding, gateway, ctx), crossNamespaceDenied(binding, gateway, ctx));
 }
 
@@ -83,7 +85,7 @@ function missing(b: Binding, ctx: ValidationContext): Finding | undefined {
   if (b.waypoint === '')
     return finding(ctx.policy, 'waypoint-missing', USE_PATH,
       `${ISTIO.useWaypoint} is empty; set it to the name of a waypoint Gateway, or to "none" to opt out.`);
-  const existing = ctx.snapshot.waypoints(b.waypointNamespace).map((g) => nameOf(g) ?? '').sort();
+  const existing = waypointsIn(ctx.snapshot, b.waypointNamespace, ctx.policy.istioVersion).map((g) => nameOf(g) ?? '');
   const where = b.waypointNamespace === b.ownNamespace ? '' : ` (from ${ISTIO.useWaypointNamespace})`;
   const known = existing.length
     ? ` Waypoints in ${quoted(b.waypointNamespace)}: ${listed(existing)}.`

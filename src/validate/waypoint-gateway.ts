@@ -1,9 +1,11 @@
 // What istiod reads from a Gateway API Gateway when it acts as a waypoint
-// (pilot/pkg/serviceregistry/kube/controller/ambient/waypoints.go). Pure helpers over untrusted objects.
+// (pilot/pkg/serviceregistry/ambient/waypoints.go since 1.30; before, under
+// pilot/pkg/serviceregistry/kube/controller/ambient/). Pure helpers over untrusted objects.
 import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import type { KubeObject } from '../kube.js';
 import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf } from '../kube.js';
-import { ISTIO, WAYPOINT_CLASS } from '../labels.js';
+import { classController, gatewayClassName, isWaypointController, NON_WAYPOINT_CONTROLLERS } from '../gateway-classes.js';
+import { ISTIO } from '../labels.js';
 
 export const WAYPOINT_FOR_VALUES = ['service', 'workload', 'all', 'none'] as const;
 
@@ -13,43 +15,43 @@ export const MESH_LISTENER_YAML = '{name: mesh, port: 15008, protocol: HBONE}';
 
 /** Set by third-party waypoints (kgateway, agentgateway) and the "gateway sandwich" on a Gateway or GatewayClass. */
 const INBOUND_BINDING = 'ambient.istio.io/waypoint-inbound-binding';
-const MESH_CONTROLLER = 'istio.io/mesh-controller';
-const GATEWAY_CONTROLLER = 'istio.io/gateway-controller';
-/** Istio's built-in classes that are not waypoints, recognised by name when the GatewayClass is not known. */
-const ISTIO_NON_WAYPOINT_CLASSES = ['istio', 'istio-remote', 'istio-east-west'];
 
-export function className(gateway: KubeObject): string | undefined {
-  const name = isRecord(gateway.spec) ? gateway.spec.gatewayClassName : undefined;
-  return typeof name === 'string' ? name : undefined;
-}
+export const className = gatewayClassName;
 
 export function gatewayRef(gateway: KubeObject): string {
   return `${namespaceOf(gateway) ?? 'default'}/${nameOf(gateway) ?? ''}`;
 }
 
-function controllerOf(gatewayClass: KubeObject | undefined): string | undefined {
-  const controller = isRecord(gatewayClass?.spec) ? gatewayClass.spec.controllerName : undefined;
-  return typeof controller === 'string' ? controller : undefined;
-}
-
 /**
- * How sure we are that a Gateway is meant as a waypoint. istiod lets `use-waypoint` name a Gateway of
- * any class (third-party waypoints, the gateway sandwich), so only Istio's own ingress classes are
- * known not to be waypoints; a class meshguard cannot see is given the benefit of the doubt.
+ * How sure we are that a Gateway is meant as a waypoint. `istio-waypoint`: its class's controller is
+ * one of Istio's waypoint controllers (gateway-classes.ts). istiod lets `use-waypoint` name a Gateway
+ * of any class (third-party waypoints, the gateway sandwich), so only Istio's own ingress, remote and
+ * east-west controllers are known not to be waypoints; a class meshguard cannot see is given the
+ * benefit of the doubt.
  */
 export type WaypointRole = 'istio-waypoint' | 'other-waypoint' | 'not-waypoint' | 'unknown';
 
-export function waypointRole(gateway: KubeObject, snapshot: ClusterSnapshot): WaypointRole {
+export function waypointRole(gateway: KubeObject, snapshot: ClusterSnapshot, istioVersion: string): WaypointRole {
   const name = className(gateway);
   const gatewayClass = name === undefined ? undefined : snapshot.gatewayClass(name);
-  if (name === WAYPOINT_CLASS || controllerOf(gatewayClass) === MESH_CONTROLLER) return 'istio-waypoint';
+  const controller = classController(name, gatewayClass, istioVersion);
+  if (isWaypointController(controller)) return 'istio-waypoint';
   const declared = [gateway, gatewayClass].some(
     (o) => o !== undefined && (Object.hasOwn(labelsOf(o), ISTIO.waypointFor) || Object.hasOwn(annotationsOf(o), INBOUND_BINDING)),
   );
   if (declared) return 'other-waypoint';
-  if (controllerOf(gatewayClass) === GATEWAY_CONTROLLER) return 'not-waypoint';
-  if (gatewayClass === undefined && name !== undefined && ISTIO_NON_WAYPOINT_CLASSES.includes(name)) return 'not-waypoint';
+  if (controller !== undefined && NON_WAYPOINT_CONTROLLERS.includes(controller)) return 'not-waypoint';
   return 'unknown';
+}
+
+export const isWaypointRole = (role: WaypointRole) => role === 'istio-waypoint' || role === 'other-waypoint';
+
+/** The waypoints of a namespace, by name (for fix suggestions and messages). */
+export function waypointsIn(snapshot: ClusterSnapshot, namespace: string, istioVersion: string): KubeObject[] {
+  return snapshot
+    .gateways(namespace)
+    .filter((g) => isWaypointRole(waypointRole(g, snapshot, istioVersion)))
+    .sort((a, b) => (nameOf(a) ?? '').localeCompare(nameOf(b) ?? ''));
 }
 
 /** The traffic a waypoint accepts: the Gateway's label, else its GatewayClass's, else `service`. */
@@ -109,10 +111,10 @@ export function isTerminating(namespace: KubeObject | undefined): boolean {
 }
 
 /** The waypoint a namespace's workloads use or would use: its use-waypoint label, else a waypoint in it. */
-export function namespaceWaypoint(snapshot: ClusterSnapshot, namespace: string): { name: string; namespace: string } | undefined {
+export function namespaceWaypoint(snapshot: ClusterSnapshot, namespace: string, istioVersion: string): { name: string; namespace: string } | undefined {
   const labels = labelsOf(snapshot.namespace(namespace));
   const named = labels[ISTIO.useWaypoint];
   if (named && named !== 'none') return { name: named, namespace: labels[ISTIO.useWaypointNamespace] || namespace };
-  const names = snapshot.waypoints(namespace).map(nameOf).filter((n): n is string => !!n).sort();
-  return names.length ? { name: names[0], namespace } : undefined;
+  const first = waypointsIn(snapshot, namespace, istioVersion).map(nameOf).find((n): n is string => !!n);
+  return first ? { name: first, namespace } : undefined;
 }

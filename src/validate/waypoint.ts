@@ -26,7 +26,7 @@ export const validateWaypoints: Validator = (input, ctx) => {
 };
 
 function validateWaypointGateway(gateway: KubeObject, input: ValidationInput, ctx: ValidationContext): Finding[] {
-  const role = waypointRole(gateway, ctx.snapshot);
+  const role = waypointRole(gateway, ctx.snapshot, ctx.policy.istioVersion);
   const isWaypoint = role === 'istio-waypoint' || role === 'other-waypoint';
   return present(
     waypointForInvalid(gateway, ctx),
@@ -70,7 +70,7 @@ function waypointInUse(input: ValidationInput, ctx: ValidationContext): Finding[
   const namespace = input.namespace ?? namespaceOf(old) ?? 'default';
   if (!name) return [];
   const gateway = old ?? ctx.snapshot.gateway(namespace, name);
-  if (gateway && waypointRole(gateway, ctx.snapshot) === 'not-waypoint') return [];
+  if (gateway && waypointRole(gateway, ctx.snapshot, ctx.policy.istioVersion) === 'not-waypoint') return [];
   if (isTerminating(ctx.snapshot.namespace(namespace))) return [];
   const referrers = ctx.snapshot.waypointReferrers(namespace, name).map(describe).sort();
   if (!referrers.length) return [];

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClusterStore } from '../../../src/cluster/snapshot.js';
 import type { KubeObject } from '../../../src/kube.js';
-import { loadPolicyFile } from '../../../src/policy/load.js';
+import { loadPolicyFile, parsePolicy } from '../../../src/policy/load.js';
 import { validateAuthorizationPolicy } from '../../../src/validate/authorization-policy.js';
 import type { ValidationInput } from '../../../src/validate/index.js';
 
@@ -114,38 +114,71 @@ describe('authz-l7-needs-waypoint', () => {
     expect(rules(ap(ns, { selector, rules: to({ methods: ['POST'] }) }))).toEqual(expected);
   });
 
-  it('ALLOW: says rules with L7 attributes are dropped and the policy gets more restrictive', () => {
+  // What ztunnel does, per action and rule shape: convertAuthorizationPolicy, handleRule, isMatchEmpty
+  // and hasEffectiveRules in pilot/pkg/serviceregistry/ambient/authorization.go.
+  it('ALLOW: says which rules istiod drops and that the rest still allow traffic', () => {
     const [f] = validate(ap('shop', { selector, rules: [...to({ methods: ['GET'] }), ...from({ namespaces: ['web'] })] }));
     expect(f.message).toMatch(/^\[authz-l7-needs-waypoint\] spec\.selector binds this policy to ztunnel in ambient namespace "shop", and ztunnel cannot enforce L7 attributes: methods \(spec\.rules\[0\]\.to\[0\]\.operation\.methods\)\./);
-    expect(f.message).toContain('drops every rule with an L7 attribute, which makes the policy more restrictive');
-    expect(f.message).toContain('traffic those rules allow is denied');
+    expect(f.message).toContain(
+      'In an ALLOW policy istiod drops every rule that has an L7 attribute before ztunnel sees it (spec.rules[0]), so the traffic those rules allow is denied; only the other rules still allow traffic.',
+    );
   });
 
   it('ALLOW where every rule has an L7 attribute: says it denies everything', () => {
     const [f] = validate(ap('shop', { selector, rules: [...to({ methods: ['GET'] }), ...from({ requestPrincipals: ['*'] })] }));
-    expect(f.message).toContain('no rule is left and the policy denies all traffic');
+    expect(f.message).toContain('(spec.rules[0], spec.rules[1]), so the traffic those rules allow is denied: no rule is left, so the policy denies all traffic to the workloads it applies to.');
     expect(f.message).toContain('methods (spec.rules[0].to[0].operation.methods), requestPrincipals (spec.rules[1].from[0].source.requestPrincipals)');
   });
 
-  it('DENY with only L7 attributes: says it blocks nothing at all', () => {
+  it('DENY with only L7 attributes: says the rule is a no-op and the policy blocks nothing at all', () => {
     const [f] = validate(ap('shop', { action: 'DENY', rules: to({ paths: ['/admin'], methods: ['DELETE'] }) }));
     expect(f.message).toContain('without a selector this policy applies to every workload in ambient namespace "shop"');
-    expect(f.message).toContain('blocks nothing at all');
     expect(f.message).toContain('paths (spec.rules[0].to[0].operation.paths)');
     expect(f.message).toContain('methods (spec.rules[0].to[0].operation.methods)');
+    expect(f.message).toContain(
+      'This DENY policy has no rule ztunnel can fire, so it blocks nothing at all: traffic you meant to block flows. ' +
+        'spec.rules[0] is a no-op: without its L7 attributes its to clause has nothing left to match, and ztunnel skips empty matches, so the rule never fires and blocks nothing.',
+    );
+    expect(f.message).not.toContain('L4 parts');
   });
 
-  it('DENY mixing L4 and L7: says only the L4 parts are enforced', () => {
+  // Release note 61126: one emptied clause (from, to, or a when) makes the whole rule a no-op, even
+  // when another clause still has L4 attributes.
+  it.each([
+    ['to emptied, from kept', [{ from: [{ source: { namespaces: ['web'] } }], to: [{ operation: { methods: ['DELETE'] } }] }], 'to'],
+    ['from emptied, to kept', [{ from: [{ source: { requestPrincipals: ['*'] } }], to: [{ operation: { ports: ['8080'] } }] }], 'from'],
+    ['an L7 when key, to kept', [{ to: [{ operation: { ports: ['8080'] } }], when: [{ key: 'request.headers[x-debug]', values: ['1'] }] }], 'when[0]'],
+  ])('DENY: a rule with an emptied clause is a no-op (%s)', (_name, rulesSpec, clause) => {
+    const [f] = validate(ap('shop', { selector, action: 'DENY', rules: rulesSpec }));
+    expect(f.message).toContain('This DENY policy has no rule ztunnel can fire, so it blocks nothing at all');
+    expect(f.message).toContain(`spec.rules[0] is a no-op: without its L7 attributes its ${clause} clause has nothing left to match`);
+  });
+
+  it('DENY mixing L4 and L7 in one match: says the match is widened and the policy denies more', () => {
     const [f] = validate(ap('shop', { selector, action: 'DENY', rules: to({ ports: ['8080'], methods: ['DELETE'] }) }));
-    expect(f.message).toContain('enforces only the L4 parts of this DENY policy');
+    expect(f.message).toContain(
+      'In a DENY policy istiod leaves the L7 attributes out. spec.rules[0] is enforced without its L7 attributes: spec.rules[0].to[0] then match on their L4 attributes alone, so it denies more than written.',
+    );
     expect(f.message).not.toContain('blocks nothing');
+  });
+
+  it('DENY with an L7-only alternative next to an L4 one: says the L7 alternative is skipped', () => {
+    const rulesSpec = [{ to: [{ operation: { methods: ['DELETE'] } }, { operation: { ports: ['9090'] } }] }];
+    const [f] = validate(ap('shop', { selector, action: 'DENY', rules: rulesSpec }));
+    expect(f.message).toContain('spec.rules[0] is enforced without its L7 attributes: spec.rules[0].to[0] have only L7 attributes and are skipped, so the traffic they name is not denied.');
+  });
+
+  it('DENY where an L4-only rule still fires: does not say the policy blocks nothing', () => {
+    const [f] = validate(ap('shop', { selector, action: 'DENY', rules: [...to({ ports: ['9090'] }), ...to({ paths: ['/admin'] })] }));
+    expect(f.message).toContain('In a DENY policy istiod leaves the L7 attributes out. spec.rules[1] is a no-op');
+    expect(f.message).not.toContain('blocks nothing at all');
   });
 
   it.each(['CUSTOM', 'AUDIT'])('%s: not bound to ztunnel at all, even with only L4 attributes', (action) => {
     const l4Only = { selector, action, provider: { name: 'ext-authz' }, rules: to({ ports: ['8080'] }) };
     const [f] = validate(ap('shop', l4Only));
     expect(f).toMatchObject({ rule: 'authz-l7-needs-waypoint', path: 'spec.action' });
-    expect(f.message).toContain(`ztunnel does not support action ${action}: such a policy is not bound to ztunnel at all`);
+    expect(f.message).toContain(`ztunnel does not support action ${action}: istiod does not hand such a policy to ztunnel at all`);
     expect(validate(ap('shop', { ...l4Only, selector: undefined, targetRefs: toWaypoint }))).toEqual([]);
   });
 
@@ -410,5 +443,118 @@ describe('validateAuthorizationPolicy on arbitrary input', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+// trustDomains / notTrustDomains (1.31): istiod copies neither into ztunnel's match and reports
+// nothing (handleRule in pilot/pkg/serviceregistry/ambient/authorization.go); waypoints enforce them
+// (pilot/pkg/security/authz/model/model.go, srcTrustDomainGenerator).
+describe('authz-ztunnel-unsupported-field', () => {
+  const tdRule = (source: Record<string, unknown>) => [{ from: [{ source }] }];
+  it.each([
+    ['ALLOW with trustDomains next to namespaces', 'ALLOW', { namespaces: ['web'], trustDomains: ['partner.example'] }, 'spec.rules[0].from[0].source.trustDomains',
+      'spec.rules[0].from[0] then matches peers from every trust domain, so the policy allows traffic from trust domains you meant to leave out'],
+    ['ALLOW with notTrustDomains alone', 'ALLOW', { notTrustDomains: ['evil.example'] }, 'spec.rules[0].from[0].source.notTrustDomains',
+      'spec.rules[0].from[0] has nothing else to match and ztunnel skips it, so spec.rules[0] never matches and allows nothing'],
+    ['DENY with trustDomains next to principals', 'DENY', { principals: ['*'], trustDomains: ['old.example'] }, 'spec.rules[0].from[0].source.trustDomains',
+      'spec.rules[0].from[0] then matches peers from every trust domain, so the policy denies more than written'],
+    ['DENY with notTrustDomains alone', 'DENY', { notTrustDomains: ['cluster.local'] }, 'spec.rules[0].from[0].source.notTrustDomains',
+      'spec.rules[0].from[0] has nothing else to match and ztunnel skips it, so spec.rules[0] never fires: traffic you meant to block flows'],
+  ])('%s: denied bound to ztunnel, allowed bound to a waypoint', (_name, action, source, path, consequence) => {
+    const findings = validate(ap('shop', { selector, action, rules: tdRule(source) }));
+    expect(findings).toEqual([expect.objectContaining({ rule: 'authz-ztunnel-unsupported-field', severity: 'error', path })]);
+    expect(findings[0].message).toContain('istiod drops them from what it sends to ztunnel without any warning');
+    expect(findings[0].message).toContain(consequence);
+    expect(findings[0].message).toContain('Fix: bind it to a waypoint instead: replace spec.selector with spec.targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]');
+    expect(validate(ap('shop', { targetRefs: toWaypoint, action, rules: tdRule(source) }))).toEqual([]);
+  });
+
+  it('is not reported for a sidecar namespace, where the sidecar enforces it', () => {
+    expect(validate(ap('legacy', { selector, rules: tdRule({ namespaces: ['web'], trustDomains: ['x'] }) }))).toEqual([]);
+  });
+
+  it('leaves an ALLOW rule that istiod drops anyway (L7) to authz-l7-needs-waypoint', () => {
+    expect(rules(ap('shop', { selector, rules: [{ from: [{ source: { trustDomains: ['x'] } }], to: [{ operation: { methods: ['GET'] } }] }] }))).toEqual(['authz-l7-needs-waypoint']);
+  });
+
+  // The when key source.trustDomain is not in l4WhenAttributes: istiod treats it as an HTTP attribute
+  // and names it in its status, so it is an L7 attribute like any other.
+  it('treats the when key source.trustDomain as L7', () => {
+    expect(validate(ap('shop', { selector, rules: when('source.trustDomain') }))).toEqual([
+      expect.objectContaining({ rule: 'authz-l7-needs-waypoint', path: 'spec.rules[0].when[0].key' }),
+    ]);
+  });
+});
+
+// istio.io/dry-run on a ztunnel-bound policy: convertAuthorizationPolicy drops it unless
+// features.EnableWdsDryRunAuthzPol (AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY, 1.29+).
+describe('authz-dry-run-ignored', () => {
+  const dryRun = (value: string) => ({ annotations: { 'istio.io/dry-run': value } });
+  const l4 = { selector, action: 'DENY', rules: to({ ports: ['22'] }) };
+  it('warns that the policy is dropped, and is silent for a waypoint-bound twin', () => {
+    const findings = validate(ap('shop', l4, dryRun('true')));
+    expect(findings).toEqual([expect.objectContaining({ rule: 'authz-dry-run-ignored', severity: 'warning', path: 'metadata.annotations["istio.io/dry-run"]' })]);
+    expect(findings[0].message).toContain('istiod hands a dry-run policy to ztunnel only when it runs with AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY=true');
+    expect(findings[0].message).toContain('so ztunnel neither enforces nor logs it');
+    expect(validate(ap('shop', { targetRefs: toWaypoint, action: 'DENY', rules: to({ ports: ['22'] }) }, dryRun('true')))).toEqual([]);
+  });
+
+  it.each(['false', 'F', '0', ''])('says nothing for dry-run=%j', (value) => {
+    expect(validate(ap('shop', l4, dryRun(value)))).toEqual([]);
+  });
+
+  it('says a value Go cannot parse makes istiod enforce the policy', () => {
+    const [f] = validate(ap('shop', l4, dryRun('yes')));
+    expect(f.message).toContain('istio.io/dry-run="yes" is not a boolean istiod can parse (Go strconv.ParseBool), so istiod treats the policy as not a dry run and ztunnel enforces it for real');
+  });
+});
+
+// Root namespace: convertAuthorizationPolicy gives a policy there without a selector scope GLOBAL;
+// with a selector it selects workloads in every namespace.
+describe('root-namespace policies', () => {
+  it('judges a policy in the root namespace as mesh-wide, whatever the root namespace itself is', () => {
+    const store = cluster();
+    const policyWithL7 = ap('istio-system', { action: 'DENY', rules: to({ paths: ['/admin'] }) });
+    const [f] = validate(policyWithL7, { store });
+    expect(f.rule).toBe('authz-l7-needs-waypoint');
+    expect(f.message).toContain('in the root namespace "istio-system" without a selector this policy is mesh-wide: it applies to every ambient workload in every namespace through ztunnel');
+    expect(f.message).toContain('add spec.targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: istio-waypoint}]');
+    expect(validate(ap('istio-system', { targetRefs: [{ kind: 'GatewayClass', group: 'gateway.networking.k8s.io', name: 'istio-waypoint' }], action: 'DENY', rules: to({ paths: ['/admin'] }) }), { store })).toEqual([]);
+  });
+
+  it('says a root-namespace selector matches workloads in every namespace', () => {
+    const [f] = validate(ap('istio-system', { selector, rules: to({ methods: ['GET'] }) }));
+    expect(f.message).toContain('in the root namespace "istio-system", spec.selector matches workloads in every namespace and binds this policy to ztunnel for the ambient ones');
+  });
+
+  it('says nothing when no namespace is ambient and the cluster default is not ambient', () => {
+    const sidecarPolicy = parsePolicy('clusterDefaultMode: sidecar\n');
+    const store = new ClusterStore([namespace('istio-system'), namespace('legacy', { 'istio-injection': 'enabled' })]);
+    const object = ap('istio-system', { action: 'DENY', rules: to({ paths: ['/admin'] }) });
+    const input = { operation: 'CREATE' as const, group: 'security.istio.io', version: 'v1', kind: 'AuthorizationPolicy', namespace: 'istio-system', object };
+    expect(validateAuthorizationPolicy(input, { snapshot: store, policy: sidecarPolicy })).toEqual([]);
+    store.upsert(namespace('shop', ambient));
+    expect(validateAuthorizationPolicy(input, { snapshot: store, policy: sidecarPolicy }).map((f) => f.rule)).toEqual(['authz-l7-needs-waypoint']);
+  });
+});
+
+// istioctl analyze IST0166 IneffectiveSelector (pkg/config/analysis/analyzers/k8sgateway/workloadselector.go):
+// a selector that matches a waypoint's pods. Their labels come from istiod's waypoint template
+// (manifests/charts/istio-control/istio-discovery/files/waypoint.yaml), which sets dataplane-mode=none.
+describe('a selector that selects the waypoint pods', () => {
+  it.each([
+    ['gateway-name', { 'gateway.networking.k8s.io/gateway-name': 'waypoint' }],
+    ['canonical name', { 'service.istio.io/canonical-name': 'waypoint' }],
+  ])('says the policy has no effect, not that it denies all traffic (%s)', (_name, matchLabels) => {
+    const findings = validate(ap('shop', { selector: { matchLabels }, rules: to({ methods: ['GET'] }) }));
+    expect(findings).toEqual([expect.objectContaining({ rule: 'authz-l7-needs-waypoint', path: 'spec.selector.matchLabels' })]);
+    expect(findings[0].message).toContain('selects the pods of waypoint "waypoint" itself (istioctl analyze IST0166 IneffectiveSelector), so this policy has no effect at all');
+    expect(findings[0].message).toContain('ztunnel does not capture them, and a waypoint ignores selector-bound policies');
+    expect(findings[0].message).not.toContain('denies all traffic');
+    expect(validate(ap('shop', { targetRefs: toWaypoint, rules: to({ methods: ['GET'] }) }))).toEqual([]);
+  });
+
+  it('does not mistake an ordinary workload selector for one', () => {
+    expect(rules(ap('shop', { selector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'ingress' } }, rules: to({ ports: ['80'] }) }))).toEqual([]);
   });
 });

@@ -32,7 +32,7 @@ const LABEL_KEYS = [
   '__proto__',
   'constructor',
 ];
-const ANNOTATION_KEYS = ['istio.io/for-service-account', 'istio.io/waypoint-for', 'sidecar.istio.io/inject', 'ambient.istio.io/waypoint-inbound-binding', 'meshguard.io/mode'];
+const ANNOTATION_KEYS = ['istio.io/dry-run', 'istio.io/for-service-account', 'istio.io/waypoint-for', 'sidecar.istio.io/inject', 'ambient.istio.io/waypoint-inbound-binding', 'meshguard.io/mode'];
 const VALUES = ['waypoint', 'none', '', 'service', 'workload', 'all', 'services', 'ambient', 'sidecar', 'enabled', 'true', 'off', 'PROXY/15088', 'ns-a', 'ns-b'];
 
 const stringMap = (keys: string[]) =>
@@ -112,9 +112,9 @@ const authorizationSpec = fc.record(
     rules: fc.array(
       fc.record(
         {
-          from: fc.array(fc.record({ source: fc.dictionary(someString('principals', 'requestPrincipals', 'namespaces', 'remoteIpBlocks', 'notPrincipals'), fc.jsonValue(), { maxKeys: 3 }) }), { maxLength: 2 }),
+          from: fc.array(fc.record({ source: fc.dictionary(someString('principals', 'requestPrincipals', 'namespaces', 'remoteIpBlocks', 'notPrincipals', 'trustDomains', 'notTrustDomains'), fc.jsonValue(), { maxKeys: 3 }) }), { maxLength: 2 }),
           to: fc.array(fc.record({ operation: fc.dictionary(someString('ports', 'methods', 'paths', 'hosts', 'notMethods'), fc.jsonValue(), { maxKeys: 3 }) }), { maxLength: 2 }),
-          when: fc.array(fc.record({ key: someString('source.ip', 'request.headers[x]', 'destination.name', 'destination.port'), values: fc.jsonValue() }, { requiredKeys: [] }), { maxLength: 2 }),
+          when: fc.array(fc.record({ key: someString('source.ip', 'request.headers[x]', 'destination.name', 'destination.port', 'source.trustDomain'), values: fc.jsonValue() }, { requiredKeys: [] }), { maxLength: 2 }),
         },
         { requiredKeys: [] },
       ),

@@ -105,6 +105,35 @@ describe('waypoint Gateways', () => {
       cluster: [gatewayClass('team-waypoint', 'istio.io/mesh-controller')],
       expected: ['waypoint-listener-invalid'],
     },
+    // One definition of "is a waypoint", from the class's controller
+    // (pilot/pkg/config/kube/gatewaycommon/classinfo.go, GetClassInfos).
+    {
+      name: 'class named istio-waypoint but of another controller: not an Istio waypoint, no listener needed',
+      subject: gateway('bookinfo', 'waypoint', { listeners: [] }),
+      cluster: [gatewayClass('istio-waypoint', 'example.com/gateway')],
+      expected: [],
+    },
+    {
+      name: 'agentgateway waypoint class (1.31) without the HBONE listener: denied',
+      subject: gateway('bookinfo', 'waypoint', { className: 'istio-agentgateway-waypoint', listeners: [] }),
+      expected: ['waypoint-listener-invalid'],
+    },
+    {
+      name: 'agentgateway waypoint class (1.31) with the HBONE listener: allowed',
+      subject: gateway('bookinfo', 'waypoint', { className: 'istio-agentgateway-waypoint' }),
+      expected: [],
+    },
+    {
+      name: 'agentgateway ingress class without the HBONE listener: allowed',
+      subject: gateway('bookinfo', 'ingress', { className: 'istio-agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] }),
+      expected: [],
+    },
+    {
+      name: 'a class of the agentgateway waypoint controller under another name: denied without the listener',
+      subject: gateway('bookinfo', 'waypoint', { className: 'agw', listeners: [] }),
+      cluster: [gatewayClass('agw', 'istio.io/agentgateway-waypoint-controller')],
+      expected: ['waypoint-listener-invalid'],
+    },
     { name: 'waypoint-for "services": denied', subject: gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'services' } }), expected: ['waypoint-for-invalid'] },
     { name: 'waypoint-for "service": allowed', subject: gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'service' } }), expected: [] },
     { name: 'waypoint-for "" : denied', subject: gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': '' } }), expected: ['waypoint-for-invalid'] },
@@ -190,6 +219,18 @@ describe('bindings with istio.io/use-waypoint', () => {
       subject: service('bookinfo', 'reviews', use('edge')),
       cluster: [bookinfo, gatewayClass('edge', 'istio.io/gateway-controller'), gateway('bookinfo', 'edge', { className: 'edge', listeners: [] })],
       expected: ['waypoint-not-a-waypoint'],
+    },
+    {
+      name: 'Service names an agentgateway ingress Gateway (class istio-agentgateway): denied',
+      subject: service('bookinfo', 'reviews', use('agw')),
+      cluster: [bookinfo, gateway('bookinfo', 'agw', { className: 'istio-agentgateway', listeners: [] })],
+      expected: ['waypoint-not-a-waypoint'],
+    },
+    {
+      name: 'Service names an agentgateway waypoint (class istio-agentgateway-waypoint): allowed',
+      subject: service('bookinfo', 'reviews', use('agw')),
+      cluster: [bookinfo, gateway('bookinfo', 'agw', { className: 'istio-agentgateway-waypoint' })],
+      expected: [],
     },
     {
       name: 'Service names a Gateway of a class meshguard cannot see: allowed',
@@ -404,5 +445,14 @@ describe('deleting a waypoint (waypoint-in-use)', () => {
     expect(f.message).toContain('by 12 objects: Service bookinfo/svc-00, ');
     expect(f.message).toContain('Service bookinfo/svc-09 and 2 more.');
     expect(f.message).not.toContain('svc-10');
+  });
+});
+
+describe('which Gateways are waypoints: one definition everywhere', () => {
+  it('lists a waypoint of a custom mesh-controller class among the waypoints of its namespace', () => {
+    const store = new ClusterStore([bookinfo, gatewayClass('team-waypoint', 'istio.io/mesh-controller'), gateway('bookinfo', 'team-wp', { className: 'team-waypoint' })]);
+    const [f] = validateWaypoints(input(service('bookinfo', 'reviews', use('waypiont'))), { snapshot: store, policy });
+    expect(f.rule).toBe('waypoint-missing');
+    expect(f.message).toContain('Waypoints in "bookinfo": team-wp.');
   });
 });
