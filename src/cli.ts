@@ -15,6 +15,7 @@ Usage:
                   [--policy FILE] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
                   [--shutdown-delay 5s]
   meshguard check [--policy FILE] [--format text|json] PATH...
+  meshguard plan [--kubeconfig FILE | --cluster-state PATH...] [--namespace NS]... [--format text|json] [--out FILE]
   meshguard certs --out DIR [--dns NAME,...] [--ip ADDR,...]
 `;
 
@@ -26,6 +27,10 @@ async function main(argv: string[]): Promise<number> {
     case 'check': {
       const { runCheck } = await import('./check/command.js');
       return runCheck(rest);
+    }
+    case 'plan': {
+      const { runPlan } = await import('./plan/command.js');
+      return runPlan(rest);
     }
     case 'certs':
       return certsCommand(rest);

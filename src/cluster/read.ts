@@ -46,6 +46,8 @@ export interface ClusterRead {
 export interface ReadOptions extends ListOptions {
   /** Only these namespaces (their namespaced objects and their Namespace objects); empty: all. */
   namespaces?: string[];
+  /** The kinds objects() hands over (default RESOURCES, the judged kinds; the plan reads more). */
+  resources?: readonly Resource[];
 }
 
 /**
@@ -84,7 +86,7 @@ export async function readLiveCluster(kc: KubeConfig, o: ReadOptions = {}): Prom
     snapshot,
     errors,
     async *objects() {
-      for (const r of RESOURCES) {
+      for (const r of o.resources ?? RESOURCES) {
         if (failed.has(r) || (!r.namespaced && namespaces.length && r.kind !== 'Namespace')) continue;
         for await (const page of pages(r, false)) {
           const objects = page.map((object) => ({ object: withKind(object, r), resource: r }));
@@ -100,7 +102,7 @@ export async function readLiveCluster(kc: KubeConfig, o: ReadOptions = {}): Prom
  * the snapshot one file at a time, then the objects one file per page. A directory of manifests
  * stands for the whole cluster, so every kind counts as served. Throws ManifestError.
  */
-export function readClusterFiles(paths: string[], o: Pick<ReadOptions, 'namespaces'> = {}): ClusterRead {
+export function readClusterFiles(paths: string[], o: Pick<ReadOptions, 'namespaces' | 'resources'> = {}): ClusterRead {
   const namespaces = o.namespaces ?? [];
   const files = manifestFiles(paths);
   const snapshot = storeFromDirectory(files);
@@ -118,7 +120,7 @@ export function readClusterFiles(paths: string[], o: Pick<ReadOptions, 'namespac
       for (const file of files) {
         const page: ReadObject[] = [];
         for (const { object, file: f, line, fieldLine } of readManifests([file])) {
-          const resource = resourceOf(object);
+          const resource = resourceOf(object, o.resources ?? RESOURCES);
           if (resource && selected(object, resource)) page.push({ object, resource, origin: { file: f, line, fieldLine } });
         }
         if (page.length) yield page;
@@ -127,9 +129,9 @@ export function readClusterFiles(paths: string[], o: Pick<ReadOptions, 'namespac
   };
 }
 
-function resourceOf(object: KubeObject): Resource | undefined {
+function resourceOf(object: KubeObject, resources: readonly Resource[]): Resource | undefined {
   const { group } = parseApiVersion(object.apiVersion);
-  return RESOURCES.find((r) => r.kind === object.kind && r.group === group);
+  return resources.find((r) => r.kind === object.kind && r.group === group);
 }
 
 /** List items come without apiVersion and kind (core kinds); the rules need both. */

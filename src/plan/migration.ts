@@ -104,7 +104,7 @@ export function migrationFor(plan: NamespacePlan, snapshot: ClusterSnapshot, opt
   const yamlStep = (title: string, why: string, objects: KubeObject[], extra: string[] = []) => {
     if (!objects.length && !extra.length) return;
     manifests.push(...objects);
-    steps.push({ title, why, commands: [...(objects.length ? ['kubectl apply -f - <<EOF (the objects below)'] : []), ...extra], objects });
+    steps.push({ title, why, commands: [...(objects.length ? ['kubectl apply -f - (the objects below)'] : []), ...extra], objects });
   };
 
   const wp = plan.waypoint;
@@ -170,7 +170,7 @@ export function migrationFor(plan: NamespacePlan, snapshot: ClusterSnapshot, opt
   if (plan.rewrites.length)
     steps.push({
       title: 'Delete the original policies',
-      why: 'Once no sidecar is left they are enforced by no one that still sees the client: the waypoint and the via-waypoint policies do their work.',
+      why: 'Once every pod has moved, ztunnel keeps only their L4 parts, and those now see the waypoint\'s identity: the rewritten and via-waypoint policies do the work.',
       commands: plan.rewrites.map((r) => `kubectl delete ${r.kind.toLowerCase()} ${r.name} -n ${ns}`),
       objects: [],
     });

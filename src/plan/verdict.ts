@@ -55,8 +55,7 @@ const RETARGETABLE: Partial<Record<PlanKind, ReasonId>> = {
   WasmPlugin: 'wasmplugin-selector',
 };
 
-export function planNamespaces(input: PlanInput, policy: Policy): NamespacePlan[] {
-  const inventory = new Inventory(input.objects);
+export function planNamespaces(input: PlanInput, policy: Policy, inventory = new Inventory(input.objects)): NamespacePlan[] {
   const names = input.namespaces?.length
     ? input.namespaces
     : [...new Set([...inventory.namespaces(), ...namespaceNames(input.objects)])].sort();
