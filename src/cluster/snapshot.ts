@@ -1,4 +1,4 @@
-import type { KubeObject } from '../kube.js';
+import type { KubeObject, ObjectMeta } from '../kube.js';
 import { ISTIO } from '../labels.js';
 import { isRecord, labelsOf, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
 import { labelledMode } from '../policy/namespace-config.js';
@@ -47,18 +47,49 @@ export function snapshotKindOf(obj: KubeObject): SnapshotKind | undefined {
   return parseApiVersion(obj.apiVersion).group === SNAPSHOT_GROUPS[kind] ? kind : undefined;
 }
 
+/** kubectl's copy of the whole applied object: large, and read by no rule. */
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 /**
- * Keeps what the rules read and drops the rest (managedFields, a Service's status and all of its
- * spec but the selector, which says which pods it fronts), so a cache of 50,000 Services stays small.
+ * What a cached object keeps of its metadata: what the rules read (name, namespace, labels,
+ * annotations, deletionTimestamp). managedFields, kubectl's last-applied copy and the bookkeeping
+ * fields are dropped, so a cache of 50,000 Services stays small.
  */
-function trim(kind: SnapshotKind, obj: KubeObject, namespace: string | undefined): KubeObject {
-  const { managedFields: _dropped, ...metadata } = obj.metadata ?? {};
-  const meta = namespace === undefined ? metadata : { ...metadata, namespace };
-  if (kind === 'Service') {
-    const selector: unknown = isRecord(obj.spec) ? obj.spec.selector : undefined;
-    return { apiVersion: obj.apiVersion, kind, metadata: meta, ...(selector !== undefined && { spec: { selector } }) };
+function trimMetadata(metadata: ObjectMeta | undefined, namespace: string | undefined): ObjectMeta {
+  const out: ObjectMeta = {};
+  if (typeof metadata !== 'object' || metadata === null) return out;
+  if (metadata.name !== undefined) out.name = metadata.name;
+  if (namespace !== undefined) out.namespace = namespace;
+  if (metadata.labels !== undefined) out.labels = metadata.labels;
+  if (isRecord(metadata.annotations)) {
+    const annotations: Record<string, string> = { ...metadata.annotations };
+    delete annotations[LAST_APPLIED];
+    out.annotations = annotations;
   }
-  return { ...obj, metadata: meta };
+  if (metadata.deletionTimestamp !== undefined) out.deletionTimestamp = metadata.deletionTimestamp;
+  return out;
+}
+
+/**
+ * An object as the snapshot keeps it: its metadata (above); a Namespace's `status.phase` (the live
+ * cache watches Namespaces as PartialObjectMetadata, where deletionTimestamp says the same); a
+ * Service's `spec.selector`, which says which pods it fronts; `spec` and `status` of Gateways,
+ * GatewayClasses and ServiceEntries. Namespaced objects are filed under their namespace, or
+ * `default` for a manifest without one.
+ */
+export function trimForSnapshot(kind: SnapshotKind, obj: KubeObject): KubeObject {
+  const namespace = kind === 'Namespace' || kind === 'GatewayClass' ? undefined : namespaceOf(obj) ?? 'default';
+  const out: KubeObject = { apiVersion: obj.apiVersion, kind, metadata: trimMetadata(obj.metadata, namespace) };
+  const { spec, status } = obj as { spec?: unknown; status?: unknown };
+  if (kind === 'Namespace') {
+    if (isRecord(status) && status.phase !== undefined) out.status = { phase: status.phase };
+  } else if (kind === 'Service') {
+    if (isRecord(spec) && spec.selector !== undefined) out.spec = { selector: spec.selector };
+  } else {
+    if (spec !== undefined) out.spec = spec;
+    if (status !== undefined) out.status = status;
+  }
+  return out;
 }
 
 const key = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
@@ -96,13 +127,30 @@ export class ClusterStore implements ClusterSnapshot {
   }
 
   upsert(obj: KubeObject): void {
-    const kind = snapshotKindOf(obj);
-    const name = nameOf(obj);
-    if (!kind || !name) return;
-    const namespace = kind === 'Namespace' || kind === 'GatewayClass' ? undefined : namespaceOf(obj) ?? 'default';
-    obj = trim(kind, obj, namespace);
+    this.place(obj);
+  }
+
+  /** Makes `objects` the whole content of `kind` (after a complete LIST): the others are removed. */
+  replace(kind: SnapshotKind, objects: KubeObject[]): void {
+    const placed = new Set<string>();
+    for (const obj of objects) {
+      if (snapshotKindOf(obj) !== kind) continue;
+      const k = this.place(obj);
+      if (k !== undefined) placed.add(k);
+    }
+    for (const [k, obj] of this.table(kind)) if (!placed.has(k)) this.remove(kind, obj.metadata?.namespace, nameOf(obj) ?? '');
+  }
+
+  /** Files an object under its kind and key (replacing what was there); returns the key. */
+  private place(input: KubeObject): string | undefined {
+    const kind = snapshotKindOf(input);
+    const name = nameOf(input);
+    if (!kind || !name) return undefined;
+    const obj = trimForSnapshot(kind, input);
+    const namespace = obj.metadata?.namespace;
     this.remove(kind, namespace, name);
-    this.table(kind).set(key(namespace, name), obj);
+    const k = key(namespace, name);
+    this.table(kind).set(k, obj);
     if (kind === 'Gateway') {
       let byName = this.gatewaysByNs.get(namespace!);
       if (!byName) this.gatewaysByNs.set(namespace!, (byName = new Map()));
@@ -115,6 +163,8 @@ export class ClusterStore implements ClusterSnapshot {
     }
     if (kind === 'Namespace' || kind === 'Service' || kind === 'ServiceEntry') this.indexReferrer(kind, namespace, name, obj);
     if (kind === 'Namespace' && labelledMode(labelsOf(obj))?.defaultMode === 'ambient') this.ambientNamespaces.add(name);
+  
+    return k;
   }
 
   remove(kind: SnapshotKind, namespace: string | undefined, name: string): void {
