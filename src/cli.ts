@@ -1,12 +1,10 @@
 #!/usr/bin/env node
+// Each command loads only what it needs: `check` runs once per pre-commit hook or CI step, so it
+// must not pay for the server stack (Fastify, client-node, pino, prom-client, selfsigned).
+// test/integration/cli-imports.test.ts holds that boundary.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import closeWithGrace from 'close-with-grace';
-import { destination, pino } from 'pino';
-import { escapeLineSeparators } from './client-text.js';
-import { serve } from './server/main.js';
-import { generateCertificates } from './server/tls.js';
 
 const USAGE = `meshguard: admission webhook that keeps Istio ambient mesh safe
 
@@ -64,6 +62,12 @@ async function serveCommand(args: string[]): Promise<number> {
     },
   });
   const shutdownDelayMs = duration(values['shutdown-delay'], '--shutdown-delay');
+  const [{ default: closeWithGrace }, { destination, pino }, { escapeLineSeparators }, { serve }] = await Promise.all([
+    import('close-with-grace'),
+    import('pino'),
+    import('./client-text.js'),
+    import('./server/main.js'),
+  ]);
   // Asynchronous stdout: under load, audit lines are batched into few writes instead of one write
   // syscall per request. sonic-boom flushes synchronously when the process exits, so no line is lost.
   const log = pino({ level: values['log-level'], hooks: { streamWrite: escapeLineSeparators } }, destination({ dest: 1, sync: false }));
@@ -96,6 +100,7 @@ async function certsCommand(args: string[]): Promise<number> {
     options: { out: { type: 'string' }, dns: { type: 'string' }, ip: { type: 'string' } },
   });
   if (!values.out) throw new UsageError('certs needs --out DIR');
+  const { generateCertificates } = await import('./server/tls.js');
   const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
   const { ca, server } = await generateCertificates(list(values.dns), list(values.ip));
   mkdirSync(values.out, { recursive: true });

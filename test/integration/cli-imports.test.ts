@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// `meshguard check` runs once per pre-commit hook or CI step, so it must not load the server stack.
+// This runs the built CLI with a module hook (node:module registerHooks, which sees import and
+// require alike) that records every module loaded, and looks at the list.
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = join(REPO, 'dist', 'cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'meshguard-imports-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const RECORDER = `
+import { registerHooks } from 'node:module';
+import { writeFileSync } from 'node:fs';
+const seen = [];
+registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
+process.on('exit', () => writeFileSync(process.env.MESHGUARD_IMPORTS_OUT, seen.join('\\n')));
+`;
+
+/** The modules a CLI run loaded (file URLs and node: builtins). */
+function modulesLoadedBy(args: string[]): { status: number | null; modules: string[] } {
+  const out = join(dir, `modules-${args[0]}.txt`);
+  const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(RECORDER)}`, CLI, ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, MESHGUARD_IMPORTS_OUT: out },
+  });
+  return { status: run.status, modules: readFileSync(out, 'utf8').split('\n') };
+}
+
+const SERVER_STACK = /\/dist\/server\/|\/node_modules\/(@kubernetes\/client-node|fastify|pino|prom-client|selfsigned|close-with-grace)\//;
+
+describe('what each command loads', () => {
+  it('check loads the decision core and none of the server stack', () => {
+    const { status, modules } = modulesLoadedBy(['check', 'examples/cluster']);
+    expect(status).toBe(0);
+    expect(modules.some((m) => m.endsWith('/dist/check/command.js'))).toBe(true);
+    expect(modules.some((m) => m.endsWith('/dist/validate/index.js'))).toBe(true);
+    expect(modules.filter((m) => SERVER_STACK.test(m))).toEqual([]);
+  });
+
+  it('certs, by contrast, loads server/tls.js (the recorder sees server modules when they load)', () => {
+    const { status, modules } = modulesLoadedBy(['certs', '--out', join(dir, 'certs')]);
+    expect(status).toBe(0);
+    expect(modules.filter((m) => SERVER_STACK.test(m)).some((m) => m.endsWith('/dist/server/tls.js'))).toBe(true);
+  });
+});
