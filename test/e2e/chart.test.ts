@@ -1,9 +1,6 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -14,6 +11,7 @@ import { parsePolicy } from '../../src/policy/load.js';
 import { VALIDATED_KINDS } from '../../src/validate/index.js';
 import { MODE_ANNOTATION_KEYS, MODE_LABEL_KEYS } from '../../src/validate/pod-mode-change.js';
 import { e2eBinaries } from './binaries.js';
+import { apiRequest, startControlPlane, type ControlPlane } from './control-plane.js';
 
 // The Helm chart, rendered by a real helm (helm lint, helm template) and installed into a real
 // kube-apiserver 1.34 (no controllers, no meshguard pods): what the API server accepts, and how its
@@ -543,126 +541,30 @@ describe('values.schema.json', () => {
   });
 });
 
-// A throwaway etcd + kube-apiserver: the API server validates every object the chart makes (CEL in
-// matchConditions is compiled and type-checked on create), and with no meshguard pods behind the
-// Service, every request that reaches a webhook fails to call it. So under failurePolicy Fail a
-// rejected request proves the webhook was called, and an allowed one that it was skipped (by the
-// namespaceSelector or a matchCondition, which also must not error at runtime).
+// A control plane of its own (the e2e harness's, test/e2e/control-plane.ts, started a second time):
+// the API server validates every object the chart makes (CEL in matchConditions is compiled and
+// type-checked on create), and with no meshguard pods behind the Service, every request that reaches
+// a webhook fails to call it. So under failurePolicy Fail a rejected request proves the webhook was
+// called, and an allowed one that it was skipped (by the namespaceSelector or a matchCondition, which
+// also must not error at runtime). Its own, because helm install registers cluster-wide webhooks that
+// would refuse the other files' requests.
 describe('installed into kube-apiserver 1.34', () => {
-  const TOKEN = 'meshguard-e2e-admin-token';
-  let dir: string;
+  let cp: ControlPlane;
   let api: (method: string, path: string, body?: unknown, contentType?: string) => Promise<{ status: number; body: any }>;
-  const procs: ChildProcess[] = [];
   let kubeconfig: string;
 
-  const freePort = () =>
-    new Promise<number>((resolve, reject) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as { port: number };
-        s.close(() => resolve(port));
-      });
-      s.on('error', reject);
-    });
-
-  const start = (name: string, bin: string, args: string[]) => {
-    const log = openSync(join(dir, `${name}.log`), 'w');
-    const p = spawn(bin, args, { stdio: ['ignore', log, log] });
-    procs.push(p);
-    return p;
-  };
-
-  const logTail = (name: string) => readFileSync(join(dir, `${name}.log`), 'utf8').split('\n').slice(-40).join('\n');
-
   beforeAll(async () => {
-    const bins = await e2eBinaries();
-    dir = mkdtempSync(join(tmpdir(), 'meshguard-chart-e2e-'));
-    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    start('etcd', bins.etcd, [
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
-      '--unsafe-no-fsync',
-    ]);
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    writeFileSync(join(dir, 'tokens.csv'), `${TOKEN},admin,admin,"system:masters"\n`);
-    start('kube-apiserver', bins.kubeApiserver, [
-      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${join(dir, 'certs')}`,
-      `--token-auth-file=${join(dir, 'tokens.csv')}`,
-      '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${join(dir, 'sa.key')}`,
-      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
+    cp = await startControlPlane({
       // Resolve webhook Services through their endpoints: with no meshguard pods there are none,
       // so a webhook call fails at once instead of waiting for a ClusterIP nobody routes.
-      '--enable-aggregator-routing=true',
-    ]);
+      apiserverArgs: ['--enable-aggregator-routing=true'],
+    });
+    kubeconfig = cp.info.kubeconfig;
+    const ca = readFileSync(cp.info.caFile, 'utf8');
+    api = (method, path, body, contentType) => apiRequest({ ...cp.info, ca }, method, path, body, contentType);
 
-    api = (method, path, body, contentType = 'application/json') =>
-      new Promise((resolve, reject) => {
-        const payload = body === undefined ? undefined : JSON.stringify(body);
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port: apiPort,
-            method,
-            path,
-            rejectUnauthorized: false,
-            headers: { authorization: `Bearer ${TOKEN}`, accept: 'application/json', ...(payload ? { 'content-type': contentType } : {}) },
-          },
-          (res) => {
-            let data = '';
-            res.on('data', (d) => (data += d));
-            res.on('end', () => {
-              let parsed: any = data;
-              try {
-                parsed = JSON.parse(data);
-              } catch {
-                // /readyz answers text
-              }
-              resolve({ status: res.statusCode ?? 0, body: parsed });
-            });
-          },
-        );
-        req.on('error', reject);
-        req.end(payload);
-      });
-
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const ready = await api('GET', '/readyz').catch(() => ({ status: 0 }));
-      if (ready.status === 200) break;
-      if (Date.now() > deadline || procs.some((p) => p.exitCode !== null)) {
-        throw new Error(`kube-apiserver did not become ready\n--- etcd ---\n${logTail('etcd')}\n--- kube-apiserver ---\n${logTail('kube-apiserver')}`);
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-
-    kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'e2e', cluster: { server: `https://127.0.0.1:${apiPort}`, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'admin', user: { token: TOKEN } }],
-        contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'admin' } }],
-        'current-context': 'e2e',
-      }),
-      { mode: 0o600 },
-    );
-
-    // Everything the checks below update or delete exists before the webhooks do.
-    await mustCreate('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd('Gateway', 'gateways', 'Namespaced'));
-    await mustCreate('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd('GatewayClass', 'gatewayclasses', 'Cluster'));
+    // Everything the checks below update or delete exists before the webhooks do. The harness has
+    // installed the Gateway API CRDs (test/e2e/crds).
     for (const [name, labels] of [
       ['opted', { 'meshguard.io/enforcement': 'enforce' }],
       ['opted-2', { 'meshguard.io/enforcement': 'warn' }],
@@ -670,25 +572,14 @@ describe('installed into kube-apiserver 1.34', () => {
       ['disabled', { 'meshguard.io/enforcement': 'off' }],
     ] as const) {
       await mustCreate('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
-      // No controller-manager creates it, and pods need it to be admitted.
-      await mustCreate(`/api/v1/namespaces/${name}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
     }
     await mustCreate('/api/v1/namespaces/opted/services', service('web'));
-    for (const plural of ['gateways', 'gatewayclasses']) {
-      await waitFor(async () => (await api('GET', `/apis/gateway.networking.k8s.io/v1/${plural}`)).status === 200);
-    }
     await mustCreate('/apis/gateway.networking.k8s.io/v1/namespaces/opted/gateways', gateway('waypoint'));
     await mustCreate('/apis/gateway.networking.k8s.io/v1/gatewayclasses', gatewayClass('istio-waypoint'));
   }, 180_000);
 
   afterAll(async () => {
-    for (const p of procs.reverse()) {
-      if (p.exitCode === null) {
-        p.kill('SIGTERM');
-        await new Promise((r) => p.once('exit', r));
-      }
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cp?.stop();
   });
 
   async function mustCreate(collection: string, obj: any) {
@@ -696,36 +587,6 @@ describe('installed into kube-apiserver 1.34', () => {
     if (res.status !== 201) throw new Error(`create ${collection} ${obj.metadata.name}: ${res.status} ${JSON.stringify(res.body)}`);
   }
 
-  async function waitFor(check: () => Promise<boolean>, ms = 30_000) {
-    const deadline = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error('timed out');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  const crd = (kind: string, plural: string, scope: string) => ({
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: {
-      name: `${plural}.gateway.networking.k8s.io`,
-      // *.k8s.io groups need this annotation; "unapproved" marks a stand-in for the real CRD.
-      annotations: { 'api-approved.kubernetes.io': 'unapproved, schemaless stand-in for tests' },
-    },
-    spec: {
-      group: 'gateway.networking.k8s.io',
-      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
-      scope,
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-        },
-      ],
-    },
-  });
   const service = (name: string, labels: Record<string, string> = {}) => ({
     apiVersion: 'v1',
     kind: 'Service',

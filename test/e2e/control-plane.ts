@@ -305,7 +305,13 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-export async function startControlPlane(): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  /** More kube-apiserver flags (a later flag overrides an earlier one). */
+  apiserverArgs?: string[];
+}
+
+/** etcd + kube-apiserver on loopback with the CRDs of ./crds installed; stop() tears it all down. */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const bins = await binaries();
   const dir = mkdtempSync(join(tmpdir(), 'meshguard-e2e-'));
   const token = `e2e-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
@@ -360,6 +366,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       // Nothing runs behind the kubernetes Service; don't maintain its endpoints.
       '--endpoint-reconciler-type=none',
       '--profiling=false',
+      ...(options.apiserverArgs ?? []),
     ], { logFile: join(dir, 'kube-apiserver.log'), env });
     procs.push(apiserver);
 
