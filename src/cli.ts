@@ -10,9 +10,9 @@ const USAGE = `meshguard: admission webhook that keeps Istio ambient mesh safe
 
 Usage:
   meshguard serve [--port 8443] [--metrics-port 9090] [--tls-cert FILE --tls-key FILE]
-                  [--policy FILE] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
+                  [--policy FILE] [--istio-version 1.N] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
                   [--shutdown-delay 5s]
-  meshguard check [--policy FILE] [--format text|json] PATH...
+  meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json] PATH...
   meshguard plan [--kubeconfig FILE | --cluster-state PATH...] [--namespace NS]... [--format text|json] [--out FILE]
   meshguard certs --out DIR [--dns NAME,...] [--ip ADDR,...]
 `;
@@ -55,6 +55,7 @@ async function serveCommand(args: string[]): Promise<number> {
       'tls-key': { type: 'string' },
       'certs-dir': { type: 'string', default: 'certs' },
       policy: { type: 'string' },
+      'istio-version': { type: 'string' },
       kubeconfig: { type: 'string' },
       'cluster-state': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
@@ -79,6 +80,7 @@ async function serveCommand(args: string[]): Promise<number> {
     tlsKey: values['tls-key'],
     certsDir: values['certs-dir'],
     policyFile: values.policy,
+    istioVersion: values['istio-version'],
     kubeconfig: values.kubeconfig,
     clusterState: values['cluster-state'],
     shutdownDelayMs,

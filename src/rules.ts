@@ -1,3 +1,4 @@
+import type { VersionRange } from './istio-version.js';
 import type { Severity } from './policy/types.js';
 
 /**
@@ -43,3 +44,13 @@ export const RULES = {
 
 export type RuleId = keyof typeof RULES;
 export const RULE_IDS = Object.keys(RULES) as RuleId[];
+
+/**
+ * The Istio versions a rule holds for, as data (rules not listed hold for every version meshguard
+ * knows). A rule outside the policy's istioVersion does not run (findings.ts). Each range is decided
+ * by Istio's source at that version; the README's version table lists them.
+ */
+export const RULE_VERSIONS: Partial<Record<RuleId, VersionRange & { why: string }>> = {
+  // source.trustDomains / notTrustDomains exist from 1.31 (pilot/pkg/security/authz/model/model.go).
+  'authz-ztunnel-unsupported-field': { since: '1.31', why: 'trustDomains and notTrustDomains are new in 1.31' },
+};

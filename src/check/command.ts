@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ManifestError, parseManifests, readManifests, type ManifestDoc } from '../cluster/from-files.js';
-import { loadPolicyFile, PolicyError } from '../policy/load.js';
+import { loadPolicyFile, PolicyError, withIstioVersion } from '../policy/load.js';
 import { FORMATS, formatReport, type Format } from './format.js';
 import { checkManifests } from './run.js';
 
-const CHECK_USAGE = `Usage: meshguard check [--policy FILE] [--format text|json] PATH...
+const CHECK_USAGE = `Usage: meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json] PATH...
 
 Checks Kubernetes manifests with the rules the meshguard webhooks apply at admission time.
 PATH is a file or a directory (read recursively for .yaml, .yml and .json); "-" reads stdin,
@@ -13,6 +13,8 @@ e.g. helm template . | meshguard check -
 
 Options:
   --policy FILE    policy file (default: the policy shipped with meshguard)
+  --istio-version V  judge for this Istio version (1.22 to 1.31), instead of the
+                   policy's istioVersion (default 1.31)
   --format FORMAT  text (default) or json
   -h, --help       show this help
 
@@ -40,6 +42,7 @@ export async function runCheck(argv: string[], io: CheckIO = processIO): Promise
       allowPositionals: true,
       options: {
         policy: { type: 'string' },
+        'istio-version': { type: 'string' },
         format: { type: 'string', default: 'text' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -57,7 +60,7 @@ export async function runCheck(argv: string[], io: CheckIO = processIO): Promise
   if (!positionals.length) return usageError('no PATH given');
 
   try {
-    const policy = loadPolicyFile(values.policy);
+    const policy = withIstioVersion(loadPolicyFile(values.policy), values['istio-version']);
     const report = checkManifests(readInputs(positionals, io), policy);
     io.stdout.write(formatReport(report, format));
     return report.summary.errors ? 1 : 0;

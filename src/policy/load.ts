@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { LATEST_ISTIO_VERSION } from '../istio-version.js';
+import { ISTIO_VERSIONS, isIstioVersion, LATEST_ISTIO_VERSION } from '../istio-version.js';
 import { policySchema } from './schema.js';
 import type { Policy } from './types.js';
 
@@ -12,6 +12,17 @@ export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policies/default
 export class PolicyError extends Error {}
 
 const validatePolicy = new Ajv({ allErrors: true, useDefaults: true }).compile(policySchema);
+
+/**
+ * The policy judged for another Istio version (`--istio-version`); the version must be one
+ * meshguard knows, or this is a PolicyError that lists them.
+ */
+export function withIstioVersion(policy: Policy, istioVersion: string | undefined): Policy {
+  if (istioVersion === undefined) return policy;
+  if (!isIstioVersion(istioVersion))
+    throw new PolicyError(`--istio-version: "${istioVersion}" is not an Istio version meshguard knows; use one of ${ISTIO_VERSIONS.join(', ')}`);
+  return { ...policy, istioVersion };
+}
 
 export function loadPolicyFile(file: string = DEFAULT_POLICY_FILE): Policy {
   let text: string;

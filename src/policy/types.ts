@@ -30,7 +30,10 @@ export interface DeprecationEntry {
   with?: string;
   message: string;
   replacement: string;
+  /** The first Istio version the entry holds for; it is not applied for older versions. */
   since: string;
+  /** The last Istio version the entry holds for, if it stopped holding (e.g. a field came back). */
+  until?: string;
   severity?: Severity;
 }
 

@@ -8,7 +8,7 @@ import { storeFromDirectory } from '../cluster/from-files.js';
 import { ClusterInformers } from '../cluster/informers.js';
 import { kubeConfig } from '../cluster/kubeconfig.js';
 import { ClusterStore, SNAPSHOT_KINDS } from '../cluster/snapshot.js';
-import { DEFAULT_POLICY_FILE, loadPolicyFile } from '../policy/load.js';
+import { DEFAULT_POLICY_FILE, loadPolicyFile, withIstioVersion } from '../policy/load.js';
 import { buildApp, type Readiness } from './app.js';
 import { createMetrics } from './metrics.js';
 import { ensureDevCertificates, watchKeyPair } from './tls.js';
@@ -34,6 +34,8 @@ export interface ServeOptions {
    * here (tests, embedding); the CLI defaults to 5 s.
    */
   shutdownDelayMs?: number;
+  /** The Istio version rules are judged for (--istio-version), instead of the policy's istioVersion. */
+  istioVersion?: string;
 }
 
 export interface Running {
@@ -47,8 +49,8 @@ export interface Running {
 export async function serve(o: ServeOptions): Promise<Running> {
   const log = o.log ?? pino({ level: 'info', hooks: { streamWrite: escapeLineSeparators } });
   const policyFile = o.policyFile ?? DEFAULT_POLICY_FILE;
-  const policy = loadPolicyFile(policyFile);
-  log.info({ policyFile, clusterDefaultMode: policy.clusterDefaultMode }, 'policy loaded');
+  const policy = withIstioVersion(loadPolicyFile(policyFile), o.istioVersion);
+  log.info({ policyFile, clusterDefaultMode: policy.clusterDefaultMode, istioVersion: policy.istioVersion }, 'policy loaded');
 
   let certFile = o.tlsCert;
   let keyFile = o.tlsKey;

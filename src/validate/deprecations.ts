@@ -1,5 +1,6 @@
 import { clientText, escapeLineSeparators } from '../client-text.js';
 import { finding, type Finding } from '../findings.js';
+import { inRange } from '../istio-version.js';
 import { isRecord } from '../kube.js';
 import type { DeprecationEntry } from '../policy/types.js';
 import type { ValidationInput, Validator } from './index.js';
@@ -108,8 +109,9 @@ function formatTrail(trail: Array<string | number>): string {
   return path;
 }
 
-function entryApplies(entry: DeprecationEntry, input: ValidationInput): boolean {
+function entryApplies(entry: DeprecationEntry, input: ValidationInput, istioVersion: string): boolean {
   return (
+    inRange(istioVersion, entry) &&
     entry.group === input.group &&
     entry.kinds.includes(input.kind) &&
     (entry.versions.length === 0 || entry.versions.includes(input.version))
@@ -140,7 +142,7 @@ export const validateDeprecations: Validator = (input, { policy }) => {
     if (f) findings.push(f);
   };
   for (const entry of policy.deprecations) {
-    if (!entryApplies(entry, input)) continue;
+    if (!entryApplies(entry, input, policy.istioVersion)) continue;
     const paths = entryPaths(entry);
     if (paths.length === 0) report(entry, 'apiVersion', `${entry.group}/${input.version}`);
     for (const path of paths)

@@ -455,6 +455,15 @@ describe('helm template, variants', () => {
     expect(checksum(render({ 'policy.clusterDefaultMode': 'sidecar' }))).toBe(checksum(asMap));
   });
 
+  it('istioVersion: passed as --istio-version when set, and checked by the schema', () => {
+    const args = (objects: any[]): string[] => only(objects, 'Deployment').spec.template.spec.containers[0].args;
+    expect(args(render()).some((a) => a.startsWith('--istio-version'))).toBe(false);
+    expect(args(render({ istioVersion: '=1.29' }))).toContain('--istio-version=1.29');
+    const out = runHelm(['template', 'meshguard', CHART, '--set-string', 'istioVersion=1.40']);
+    expect(out.ok).toBe(false);
+    expect(out.stderr).toContain('istioVersion');
+  });
+
   it('one replica: no PodDisruptionBudget that would block node drains', () => {
     expect(render({ replicaCount: '1' }).filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
   });

@@ -34,8 +34,36 @@ describe('exit codes', () => {
     ['an unknown format', 2, ['--format', 'sarif', 'examples/corpus']],
     ['a missing file', 2, [join(dir, 'nope.yaml')]],
     ['a bad policy file', 2, ['--policy', file('bad-policy.yaml', 'clusterDefaultMode: sidecarless\n'), 'examples/corpus']],
+    ['an Istio version meshguard does not know', 2, ['--istio-version', '1.40', 'examples/corpus']],
+    ['a known Istio version', 0, ['--istio-version', '1.26', 'examples/corpus']],
   ])('%s: exit %i', async (_, code, argv) => {
     expect((await run(argv)).code).toBe(code);
+  });
+});
+
+describe('--istio-version', () => {
+  const trustDomains = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  selector: {matchLabels: {app: a}}
+  rules: [{from: [{source: {namespaces: [web], trustDomains: [td]}}]}]
+`;
+  it('judges for the given version instead of the policy file\'s', async () => {
+    const path = file('trust-domains.yaml', trustDomains);
+    expect((await run([path])).stdout).toContain('[authz-ztunnel-unsupported-field]');
+    const older = await run(['--istio-version', '1.30', path]);
+    expect(older.code).toBe(0);
+    expect(older.stdout).not.toContain('authz-ztunnel-unsupported-field');
+  });
+
+  it('names the versions it knows when given another', async () => {
+    const { stderr } = await run(['--istio-version', '1.40', 'examples/corpus']);
+    expect(stderr).toContain('meshguard check: --istio-version: "1.40" is not an Istio version meshguard knows; use one of 1.22, 1.23, 1.24, 1.25, 1.26, 1.27, 1.28, 1.29, 1.30, 1.31');
   });
 });
 
@@ -98,7 +126,7 @@ describe('output', () => {
 
   it('--help prints the usage on stdout', async () => {
     const { stdout, stderr } = await run(['-h']);
-    expect(stdout).toMatch(/^Usage: meshguard check \[--policy FILE\] \[--format text\|json\] PATH\.\.\./);
+    expect(stdout).toMatch(/^Usage: meshguard check \[--policy FILE\] \[--istio-version 1\.N\] \[--format text\|json\] PATH\.\.\./);
     expect(stderr).toBe('');
   });
 });
