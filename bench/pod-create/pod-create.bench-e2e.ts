@@ -1,0 +1,194 @@
+// Pod CREATE through a real kube-apiserver, three ways side by side: a namespace meshguard handles
+// (the chart's webhooks), one handled by a no-op webhook of our own (noop-webhook.mjs: the floor of
+// the webhook mechanism in Node), and one with no webhook. Interleaved rounds of sequential creates
+// (latency), then interleaved bursts at 50 concurrent (throughput), then meshguard's RSS.
+// Results: bench/results/pod-create-latest.json (git-ignored); copy it to a dated file to record it.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { eventually, freePort, startProcess, type Proc } from '../../test/e2e/control-plane.js';
+import { CLI, createNamespace, DECISION, meshguardWithWebhooks, simplePod } from '../../test/e2e/meshguard-process.js';
+import { apply, removeWebhooks, type Rendered } from '../../test/e2e/webhooks.js';
+
+const cp = inject('controlPlane');
+const RESULTS = fileURLToPath(new URL('../results/pod-create-latest.json', import.meta.url));
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const SEQUENTIAL = 200;
+const BURSTS = Number(process.env.BURSTS ?? 3);
+const BURST = 1000;
+const CONCURRENCY = 50;
+const WARMUP = 30;
+
+const CONFIGS = ['meshguard', 'noop', 'none'] as const;
+type Config = (typeof CONFIGS)[number];
+const NS: Record<Config, string> = { meshguard: 'bench-meshguard', noop: 'bench-noop', none: 'bench-none' };
+
+let env: Awaited<ReturnType<typeof meshguardWithWebhooks>>;
+let noop: Proc;
+let noopConfig: Rendered[] = [];
+
+beforeAll(async () => {
+  env = await meshguardWithWebhooks(cp);
+  const dir = mkdtempSync(join(cp.dir, 'noop-'));
+  const certs = spawnSync(process.execPath, [CLI, 'certs', '--out', dir, '--dns', 'localhost', '--ip', '127.0.0.1'], { encoding: 'utf8' });
+  if (certs.status !== 0) throw new Error(`meshguard certs failed: ${certs.stderr}`);
+  const port = await freePort();
+  const script = fileURLToPath(new URL('./noop-webhook.mjs', import.meta.url));
+  noop = startProcess('noop-webhook', process.execPath, [script, String(port), join(dir, 'tls.crt'), join(dir, 'tls.key')], { logFile: join(dir, 'noop.log') });
+  noopConfig = [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: 'bench-noop' },
+      webhooks: [
+        {
+          name: 'noop.bench.meshguard.io',
+          clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(readFileSync(join(dir, 'ca.crt'))).toString('base64') },
+          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+          namespaceSelector: { matchLabels: { 'bench.meshguard.io/noop': 'true' } },
+          // As meshguard's pod mutation is shipped: fail open, 3 s.
+          failurePolicy: 'Ignore',
+          timeoutSeconds: 3,
+          sideEffects: 'None',
+          admissionReviewVersions: ['v1'],
+        },
+      ],
+    },
+  ];
+  await apply(cp, noopConfig);
+  await createNamespace(cp, NS.meshguard, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient' });
+  await createNamespace(cp, NS.noop, { 'bench.meshguard.io/noop': 'true', 'istio.io/dataplane-mode': 'ambient' });
+  await createNamespace(cp, NS.none, { 'istio.io/dataplane-mode': 'ambient' });
+  // failurePolicy Ignore would hide a dead no-op: wait until it listens, and check it still runs at the end.
+  await eventually('no-op webhook listening', async () => readFileSync(join(dir, 'noop.log'), 'utf8').includes('no-op webhook on'), 10_000, 100);
+});
+
+afterAll(async () => {
+  await removeWebhooks(cp, noopConfig).catch(() => undefined);
+  await noop?.stop();
+  await env?.close();
+});
+
+function createPod(agent: Agent, namespace: string, name: string): Promise<{ ms: number; status: number; decision?: string }> {
+  const payload = JSON.stringify(simplePod(name));
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: cp.apiPort,
+        method: 'POST',
+        path: `/api/v1/namespaces/${namespace}/pods`,
+        agent,
+        headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', accept: 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          const body = JSON.parse(Buffer.concat(chunks).toString()) as { metadata?: { annotations?: Record<string, string> } };
+          resolve({ ms, status: res.statusCode ?? 0, decision: body.metadata?.annotations?.[DECISION] });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const failures: string[] = [];
+async function create(agent: Agent, config: Config, name: string) {
+  const res = await createPod(agent, NS[config], name);
+  if (res.status !== 201) failures.push(`${config} ${name}: HTTP ${res.status}`);
+  else if ((config === 'meshguard') !== (res.decision === 'ambient/namespace-default')) failures.push(`${config} ${name}: decision ${res.decision}`);
+  return res.ms;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+function percentile(samples: number[], q: number) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+const median = (xs: number[]) => percentile(xs, 0.5);
+const spread = (xs: number[]) => ({ median: round3(median(xs)), min: round3(Math.min(...xs)), max: round3(Math.max(...xs)) });
+
+function rssMb(pid: number) {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Math.round(Number(kb) / 1024);
+}
+
+it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
+  const one = new Agent({ keepAlive: true, maxSockets: 1, ca: readFileSync(cp.caFile, 'utf8') });
+  const many = new Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca: readFileSync(cp.caFile, 'utf8') });
+  for (let i = 0; i < WARMUP; i++) for (const c of CONFIGS) await create(one, c, `warm-${i}`);
+
+  const callsBefore = await env.meshguard.metric('meshguard_admission_requests_total');
+  // Per round and config: p50 and p99 of SEQUENTIAL creates. The order rotates every round, so drift
+  // (GC, other load on the machine) falls on every config alike.
+  const rounds: Record<Config, { p50: number[]; p99: number[] }> = { meshguard: { p50: [], p99: [] }, noop: { p50: [], p99: [] }, none: { p50: [], p99: [] } };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < CONFIGS.length; k++) {
+      const config = CONFIGS[(r + k) % CONFIGS.length];
+      const ms: number[] = [];
+      for (let i = 0; i < SEQUENTIAL; i++) ms.push(await create(one, config, `seq-r${r}-${i}`));
+      rounds[config].p50.push(percentile(ms, 0.5));
+      rounds[config].p99.push(percentile(ms, 0.99));
+    }
+  }
+  const meshguardCalls = (await env.meshguard.metric('meshguard_admission_requests_total')) - callsBefore;
+
+  const bursts: Record<Config, number[]> = { meshguard: [], noop: [], none: [] };
+  for (let b = 0; b < BURSTS; b++) {
+    for (let k = 0; k < CONFIGS.length; k++) {
+      const config = CONFIGS[(b + k) % CONFIGS.length];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < BURST) await create(many, config, `burst-b${b}-${next++}`);
+        }),
+      );
+      bursts[config].push(BURST / ((performance.now() - started) / 1000));
+    }
+  }
+  const meshguardRssMb = rssMb(env.meshguard.proc.pid);
+  one.destroy();
+  many.destroy();
+
+  expect(failures.slice(0, 10)).toEqual([]);
+  expect(noop.running()).toBe(true);
+
+  // Added latency per round: config p50 minus the no-webhook p50 of the same round.
+  const added = (config: Config) => rounds[config].p50.map((p, r) => p - rounds.none.p50[r]);
+  const addedMeshguard = spread(added('meshguard'));
+  const addedNoop = spread(added('noop'));
+  const burstRatio = bursts.meshguard.map((x, b) => x / bursts.noop[b]);
+  const result = {
+    what: 'Pod CREATE on a real kube-apiserver: a namespace meshguard handles (the chart webhooks), one a no-op node:https webhook handles, one with no webhook',
+    command: 'npm run bench:e2e',
+    measuredAt: new Date().toISOString(),
+    kubeApiserver: cp.kubernetesVersion,
+    machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), loadavg: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+    sequential: { rounds: ROUNDS, createsPerRound: SEQUENTIAL, unit: 'ms, median over rounds of each round p50/p99 (min..max across rounds)' },
+    latency: Object.fromEntries(CONFIGS.map((c) => [c, { p50: spread(rounds[c].p50), p99: spread(rounds[c].p99) }])),
+    addedP50: { meshguard: addedMeshguard, noop: addedNoop, ratio: round3(addedMeshguard.median / addedNoop.median), target: '<= 1.2' },
+    meshguardCallsPerPod: round3(meshguardCalls / (ROUNDS * SEQUENTIAL)),
+    burst: {
+      pods: BURST,
+      concurrency: CONCURRENCY,
+      bursts: BURSTS,
+      podsPerSecond: Object.fromEntries(CONFIGS.map((c) => [c, spread(bursts[c])])),
+      ratioToNoop: { ...spread(burstRatio), target: '>= 0.85' },
+    },
+    meshguardRssAfterBurstMb: { value: meshguardRssMb, target: '<= 200' },
+  };
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(JSON.stringify(result, null, 2));
+});
