@@ -26,6 +26,7 @@ export const RULES = {
   'regex-invalid': 'error',
   'regex-too-long': 'error',
   'regex-empty': 'error',
+  'regex-budget-exceeded': 'error',
   // Waypoints
   'waypoint-listener-invalid': 'error',
   'waypoint-for-invalid': 'error',

@@ -9,7 +9,9 @@ import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import { admitMutation } from '../mutate/admit-pod.js';
 import type { Policy } from '../policy/types.js';
 import { admitValidation } from '../validate/admit.js';
+import type { RegexVerdicts } from '../validate/regex.js';
 import type { Metrics, Webhook } from './metrics.js';
+import { createRegexCompiler } from './regex-compiler.js';
 
 /** kube-apiserver caps request bodies at 3 MiB of object; 6 MiB leaves room for object + oldObject. */
 export const BODY_LIMIT = 6 * 1024 * 1024;
@@ -30,9 +32,11 @@ export interface AppOptions {
   log: Logger;
   /** True once shutdown has begun (SIGTERM). */
   shuttingDown?: () => boolean;
+  /** How long one object's regexes may take to compile (REGEX_COMPILE_TIMEOUT_MS by default). */
+  regexTimeoutMs?: number;
 }
 
-type Admit = (req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy) => Outcome;
+type Admit = (req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts) => Outcome;
 
 /** The admission server: routes, envelope checks, audit and metrics around the pure decision core. */
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -79,6 +83,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${clientText(req.url)}` }));
 
+  const regexes = createRegexCompiler(opts.regexTimeoutMs);
+  app.addHook('onClose', () => regexes.close());
+
   const route = (webhook: Webhook, admit: Admit) =>
     app.post(`/${webhook}`, async (request, reply) => {
       const started = process.hrtime.bigint();
@@ -88,7 +95,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         return reply.code(400).send({ error: 'BadRequest', message: `not an AdmissionReview request: ${decoded.message}` });
       }
       const req = decoded.request;
-      const outcome = admit(req, opts.snapshot, opts.policy);
+      // Regexes compile off the event loop first; the decision itself stays synchronous and pure.
+      const verdicts = webhook === 'validate' ? await regexes.forRequest(req) : undefined;
+      const outcome = admit(req, opts.snapshot, opts.policy, verdicts);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       opts.metrics.record(webhook, req.kind.kind, req.operation, outcome, seconds);
       opts.log.info(auditRecord(webhook, req, outcome, seconds * 1000), 'admission decision');

@@ -5,13 +5,15 @@ import { isRecord } from '../kube.js';
 import { enforcementFor } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
 import type { Finding } from '../findings.js';
+import { validateDeprecations } from './deprecations.js';
 import { validateObject, type ValidationInput } from './index.js';
+import type { RegexVerdicts } from './regex.js';
 
 /** Rules about what an object already carried: an UPDATE must not be blocked by what it did not add. */
 const RATCHETED = new Set(['deprecated-field', 'removed-annotation', 'deprecated-api-version']);
 
 /** The validating webhook's decision: findings for the object, judged by its namespace's enforcement. */
-export function admitValidation(req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy): Outcome {
+export function admitValidation(req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts): Outcome {
   const object = isRecord(req.object) ? req.object : isRecord(req.oldObject) ? req.oldObject : undefined;
   const enforcement = enforcementFor({ group: req.kind.group, kind: req.kind.kind, namespace: req.namespace, object }, snapshot, policy);
   if (enforcement === 'off') return { allowed: true, result: 'allowed', warnings: [], enforcement, findings: [] };
@@ -25,7 +27,7 @@ export function admitValidation(req: AdmissionRequest, snapshot: ClusterSnapshot
     object: isRecord(req.object) ? req.object : undefined,
     oldObject: isRecord(req.oldObject) ? req.oldObject : undefined,
   };
-  const findings = ratchet(input, validateObject(input, snapshot, policy), snapshot, policy);
+  const findings = ratchet(input, validateObject(input, snapshot, policy, regexVerdicts), snapshot, policy);
   const judged = enforce(findings, enforcement);
   const result = !judged.allowed ? 'denied' : judged.warnings.length ? 'warned' : 'allowed';
   return { ...judged, result, enforcement };
@@ -48,7 +50,8 @@ function clientVersion(req: AdmissionRequest): string {
  */
 function ratchet(input: ValidationInput, findings: Finding[], snapshot: ClusterSnapshot, policy: Policy): Finding[] {
   if (input.operation !== 'UPDATE' || !input.oldObject || !findings.some((f) => RATCHETED.has(f.rule) && f.severity === 'error')) return findings;
-  const before = validateObject({ ...input, operation: 'CREATE', object: input.oldObject, oldObject: undefined }, snapshot, policy);
+  // Only the deprecation catalog makes ratcheted findings; the other rules (regexes among them) need not run again.
+  const before = validateDeprecations({ ...input, operation: 'CREATE', object: input.oldObject, oldObject: undefined }, { snapshot, policy });
   const had = new Set(before.filter((f) => RATCHETED.has(f.rule)).map((f) => `${f.rule} ${f.path}`));
   return findings.map((f) => (f.severity === 'error' && had.has(`${f.rule} ${f.path}`) ? { ...f, severity: 'warning' as const } : f));
 }

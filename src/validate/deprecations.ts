@@ -72,15 +72,18 @@ function cache(path: string, segments: Segment[]): Segment[] {
   return segments;
 }
 
-/** Every place `path` reaches in `root` with a value set (null counts as unset, as in protobuf JSON). */
-export function findPaths(root: unknown, path: string): FieldMatch[] {
+/**
+ * Every place `path` reaches in `root` with a value set (null counts as unset, as in protobuf JSON),
+ * in document order; the walk stops after `limit` matches.
+ */
+export function findPaths(root: unknown, path: string, limit = Infinity): FieldMatch[] {
   const out: FieldMatch[] = [];
   const segments = parseFieldPath(path);
   // The concrete path is kept as a trail of keys and indexes and only written out on a match: most
   // walks match nothing, and a VirtualService with many routes walks many elements.
   const trail: Array<string | number> = [];
   const walk = (value: unknown, parent: unknown, depth: number) => {
-    if (!isSet(value)) return;
+    if (!isSet(value) || out.length >= limit) return;
     if (depth === segments.length) {
       out.push({ path: formatTrail(trail), value, parent });
       return;

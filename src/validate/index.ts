@@ -2,6 +2,7 @@ import type { Finding } from '../findings.js';
 import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import type { KubeObject } from '../kube.js';
 import type { Policy } from '../policy/types.js';
+import type { RegexVerdicts } from './regex.js';
 import { validateAuthorizationPolicy } from './authorization-policy.js';
 import { validateDeprecations } from './deprecations.js';
 import { validateNamespaceLabels } from './namespace-labels.js';
@@ -26,6 +27,8 @@ export interface ValidationInput {
 export interface ValidationContext {
   snapshot: ClusterSnapshot;
   policy: Policy;
+  /** Regexes the server compiled off the event loop; any other is compiled in place. */
+  regexVerdicts?: RegexVerdicts;
 }
 
 /** A validator looks at the inputs it cares about and returns [] for everything else. */
@@ -49,9 +52,9 @@ const VALIDATORS: Validator[] = [
 ];
 
 /** Runs every rule that applies to the object. Pure and total: never throws on any input. */
-export function validateObject(input: ValidationInput, snapshot: ClusterSnapshot, policy: Policy): Finding[] {
+export function validateObject(input: ValidationInput, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts): Finding[] {
   // Own keys only: a group named `constructor` must not reach Object.prototype.
   if (!Object.hasOwn(VALIDATED_KINDS, input.group) || !VALIDATED_KINDS[input.group].includes(input.kind)) return [];
-  const ctx = { snapshot, policy };
+  const ctx = { snapshot, policy, regexVerdicts };
   return VALIDATORS.flatMap((validate) => validate(input, ctx));
 }

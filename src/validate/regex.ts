@@ -1,26 +1,86 @@
-import RE2 from 're2';
+import { re2Error } from './re2-compile.js';
+import { estimateProgramSize } from './regex-cost.js';
 
 /**
  * Checks a regular expression the way istiod and Envoy will: istiod's validateStringRegexp
  * (pkg/config/validation/validation.go) wants it non-empty, at most 1024 bytes, and compilable by
- * Go's regexp; Envoy compiles it with Google RE2. Patterns are compiled with the native RE2 binding,
- * never with JavaScript's RegExp (different syntax, and backtracking a hostile pattern can hang).
+ * Go's regexp; Envoy compiles it with Google RE2 and refuses a program over its size limit.
  */
 export type RegexProblem =
   | { kind: 'empty' }
   | { kind: 'too-long'; bytes: number }
-  | { kind: 'invalid'; reason: string };
+  | { kind: 'too-costly'; estimate: number }
+  | { kind: 'invalid'; reason: string }
+  /** Set by the server when compiling did not finish within its time budget. */
+  | { kind: 'not-compiled'; reason: string };
+
+/** What the server already knows about patterns (compiled off the event loop), by pattern. */
+export type RegexVerdicts = ReadonlyMap<string, RegexProblem | undefined>;
 
 /** istiod measures Go `len(re)`, i.e. UTF-8 bytes. */
 export const REGEX_MAX_BYTES = 1024;
 
-export function checkRegex(pattern: string): RegexProblem | undefined {
+/**
+ * Istio starts every Envoy (sidecars, gateways, waypoints) with the runtime key
+ * `re2.max_program_size.error_level: "32768"` (pkg/bootstrap/config.go, extractRuntimeFlags), and
+ * Envoy refuses a regex whose RE2::ProgramSize() is larger (source/common/common/regex.cc,
+ * CompiledGoogleReMatcher: "RE2 program size of N > max program size of 32768"), rejecting the
+ * route's config. istiod does not check it (validateStringRegexp checks only the length).
+ */
+export const REGEX_MAX_PROGRAM_SIZE = 32_768;
+
+/**
+ * The regex budget of one object (README "Regex budget"): regexes (each field counts), and their distinct
+ * patterns' estimated
+ * program sizes added up. Compile time and native memory follow program size (about 0.5 µs and
+ * 100 bytes per instruction here), so this bounds one object's compile work to about 0.15 s.
+ */
+export const REGEX_BUDGET = { patterns: 512, programSize: 8 * REGEX_MAX_PROGRAM_SIZE } as const;
+
+/** Everything that can be said without compiling: emptiness, length, Go-only syntax, estimated size. */
+export function precheckRegex(pattern: string): RegexProblem | undefined {
   if (pattern === '') return { kind: 'empty' };
-  // Length before compiling, so the work per pattern stays bounded.
   const bytes = Buffer.byteLength(pattern, 'utf8');
   if (bytes > REGEX_MAX_BYTES) return { kind: 'too-long', bytes };
-  const reason = goIncompatibility(pattern) ?? compileError(pattern);
-  return reason === undefined ? undefined : { kind: 'invalid', reason };
+  const reason = goIncompatibility(pattern);
+  if (reason !== undefined) return { kind: 'invalid', reason };
+  const estimate = estimateProgramSize(pattern);
+  if (estimate > REGEX_MAX_PROGRAM_SIZE) return { kind: 'too-costly', estimate };
+  return undefined;
+}
+
+/** Checks one pattern; compiles it here (cached) unless `verdicts` already has it. */
+export function checkRegex(pattern: string, verdicts?: RegexVerdicts): RegexProblem | undefined {
+  const problem = precheckRegex(pattern);
+  if (problem) return problem;
+  if (verdicts?.has(pattern)) return verdicts.get(pattern);
+  const reason = compileCached(pattern);
+  return reason === null ? undefined : { kind: 'invalid', reason };
+}
+
+export type RegexPlan = { exceeded: string } | { exceeded?: undefined; compile: string[] };
+
+/**
+ * Checks one object's patterns (every regex field, so duplicates count) against REGEX_BUDGET before
+ * anything compiles, and lists the distinct
+ * patterns left to compile (those that pass precheckRegex). `exceeded` says what is over the budget.
+ */
+export function planRegexes(patterns: readonly string[]): RegexPlan {
+  if (patterns.length > REGEX_BUDGET.patterns)
+    return { exceeded: `holds more than ${REGEX_BUDGET.patterns} regexes, and meshguard checks at most ${REGEX_BUDGET.patterns} in one object` };
+  const distinct = [...new Set(patterns)];
+  let programSize = 0;
+  const compile: string[] = [];
+  for (const pattern of distinct) {
+    if (precheckRegex(pattern)) continue;
+    programSize += estimateProgramSize(pattern);
+    compile.push(pattern);
+  }
+  if (programSize > REGEX_BUDGET.programSize)
+    return {
+      exceeded: `holds regexes that compile to about ${programSize} RE2 instructions in all (estimated), and meshguard compiles at most ${REGEX_BUDGET.programSize} for one object`,
+    };
+  return { compile };
 }
 
 // Unicode general-category long names that the binding rewrites to RE2's short ones
@@ -66,31 +126,46 @@ function goIncompatibility(p: string): string | undefined {
   return undefined;
 }
 
-// Compile results by pattern (undefined = compiles). Routes repeat the same patterns across
-// objects and updates; a bounded LRU keeps the native compile off the hot path.
-const CACHE_MAX = 1000;
-const compiled = new Map<string, string | undefined>();
-
 /**
- * RE2 compiles in time and memory bounded by the pattern: the slowest 1024-byte patterns we found
- * (large Unicode classes repeated, e.g. `\pL{200}`) take about 0.15 s and stop at RE2's 8 MiB
- * program budget. It is stricter than Go in one way that matters: it
- * rejects nested repetition over 1000 (`(a{100}){100}`), which Envoy (also RE2 C++) would reject too.
+ * Compile results by pattern: RE2's error, or null when it compiles. Routes repeat the same patterns
+ * across objects and updates. Least recently used entries go first; a miss costs one compile, and
+ * REGEX_BUDGET bounds the misses one object can cause, so no input makes it thrash into unbounded work.
  */
-function compileError(pattern: string): string | undefined {
-  if (compiled.has(pattern)) {
-    const hit = compiled.get(pattern);
-    compiled.delete(pattern);
-    compiled.set(pattern, hit);
+export class CompileCache {
+  readonly #entries = new Map<string, string | null>();
+  constructor(readonly max: number) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The cached result, or undefined on a miss. */
+  get(pattern: string): string | null | undefined {
+    const hit = this.#entries.get(pattern);
+    if (hit === undefined) return undefined;
+    this.#entries.delete(pattern);
+    this.#entries.set(pattern, hit);
     return hit;
   }
-  let error: string | undefined;
-  try {
-    new RE2(pattern, 'u');
-  } catch (err) {
-    error = err instanceof Error ? err.message : String(err);
+
+  set(pattern: string, error: string | null): void {
+    this.#entries.delete(pattern);
+    if (this.#entries.size >= this.max) this.#entries.delete(this.#entries.keys().next().value as string);
+    this.#entries.set(pattern, error);
   }
-  if (compiled.size >= CACHE_MAX) compiled.delete(compiled.keys().next().value as string);
-  compiled.set(pattern, error);
+}
+
+/** Shared by the in-process check and the server's compile worker (src/server/regex-compiler.ts). */
+export const compileCache = new CompileCache(2 * REGEX_BUDGET.patterns);
+
+/**
+ * RE2 is stricter than Go in one way that matters: it rejects nested repetition over 1000
+ * (`(a{100}){100}`), which Envoy (also RE2 C++) would reject too.
+ */
+function compileCached(pattern: string): string | null {
+  const hit = compileCache.get(pattern);
+  if (hit !== undefined) return hit;
+  const error = re2Error(pattern) ?? null;
+  compileCache.set(pattern, error);
   return error;
 }

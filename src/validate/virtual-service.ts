@@ -2,8 +2,8 @@ import { clientText, quoted } from '../client-text.js';
 import { finding, type Finding } from '../findings.js';
 import type { Policy } from '../policy/types.js';
 import { findPaths } from './deprecations.js';
-import type { Validator } from './index.js';
-import { checkRegex, REGEX_MAX_BYTES, type RegexProblem } from './regex.js';
+import type { ValidationInput, Validator } from './index.js';
+import { checkRegex, planRegexes, REGEX_BUDGET, REGEX_MAX_BYTES, REGEX_MAX_PROGRAM_SIZE, type RegexProblem } from './regex.js';
 
 /**
  * The VirtualService fields that hold a regex (StringMatch `regex`, and the rewrite's `match`).
@@ -35,20 +35,50 @@ function regexFinding(policy: Policy, path: string, pattern: string, problem: Re
     case 'invalid':
       return finding(policy, 'regex-invalid', path,
         `${path} ${quoted(pattern, SHOWN_CHARS)} is not valid RE2 (RE2 says "${clientText(problem.reason, 2 * SHOWN_CHARS)}"). Envoy matches RE2 against the whole value and has no lookaround or backreferences; rewrite it in RE2 syntax (https://github.com/google/re2/wiki/Syntax).`);
+    case 'too-costly':
+      return finding(policy, 'regex-budget-exceeded', path,
+        `${path} ${quoted(pattern, SHOWN_CHARS)} compiles to about ${problem.estimate} RE2 instructions (estimated), and Envoy in Istio refuses a regex over ${REGEX_MAX_PROGRAM_SIZE} (re2.max_program_size.error_level), rejecting the route; ` +
+        'repeat a smaller class fewer times (for example [a-z0-9]+ instead of \\pL{100}), or match with prefix or exact instead.');
+    case 'not-compiled':
+      return finding(policy, 'regex-budget-exceeded', path,
+        `${path} ${quoted(pattern, SHOWN_CHARS)} could not be checked: ${problem.reason}; use fewer or simpler regexes in this object (README "Regex budget"), or split it.`);
   }
 }
 
-/** Regexes in a VirtualService, checked with RE2 as istiod and Envoy will. Any version; CREATE and UPDATE. */
-export const validateVirtualService: Validator = (input, { policy }) => {
-  if (input.group !== 'networking.istio.io' || input.kind !== 'VirtualService') return [];
-  if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return [];
-  const findings: Finding[] = [];
+/**
+ * The regexes in a VirtualService with their field paths, the one list the validator and the server's
+ * compile step share; at most one over the budget, so a huge object is not walked to its end.
+ */
+export function regexesOf(object: unknown): Array<{ path: string; pattern: string }> {
+  const limit = REGEX_BUDGET.patterns + 1;
+  const out: Array<{ path: string; pattern: string }> = [];
   for (const field of REGEX_FIELDS)
-    for (const { path, value } of findPaths(input.object, field.path)) {
-      if (typeof value !== 'string' || (field.presenceStar && value === '*')) continue;
-      const problem = checkRegex(value);
-      const f = problem && regexFinding(policy, path, value, problem);
-      if (f) findings.push(f);
-    }
+    for (const { path, value } of findPaths(object, field.path, limit - out.length))
+      if (typeof value === 'string' && !(field.presenceStar && value === '*')) out.push({ path, pattern: value });
+  return out;
+}
+
+/** Whether the server should compile this object's regexes: the same condition the validator starts with. */
+export const checksRegexes = (input: Pick<ValidationInput, 'group' | 'kind' | 'operation'>) =>
+  input.group === 'networking.istio.io' && input.kind === 'VirtualService' && (input.operation === 'CREATE' || input.operation === 'UPDATE');
+
+/** Regexes in a VirtualService, checked with RE2 as istiod and Envoy will. Any version; CREATE and UPDATE. */
+export const validateVirtualService: Validator = (input, { policy, regexVerdicts }) => {
+  if (!checksRegexes(input)) return [];
+  const regexes = regexesOf(input.object);
+  // Over the budget, nothing is compiled: one finding for the object.
+  const plan = planRegexes(regexes.map((r) => r.pattern));
+  if (plan.exceeded !== undefined) {
+    const f = finding(policy, 'regex-budget-exceeded', 'spec.http',
+      `spec.http ${plan.exceeded} (at most ${REGEX_BUDGET.patterns} regexes, ${REGEX_BUDGET.programSize} RE2 instructions in all; README "Regex budget"); ` +
+      'split the routes over several VirtualServices, or match with prefix or exact instead of regex.');
+    return f ? [f] : [];
+  }
+  const findings: Finding[] = [];
+  for (const { path, pattern } of regexes) {
+    const problem = checkRegex(pattern, regexVerdicts);
+    const f = problem && regexFinding(policy, path, pattern, problem);
+    if (f) findings.push(f);
+  }
   return findings;
 };

@@ -55,6 +55,33 @@ describe('validateVirtualService', () => {
     });
   });
 
+  it('denies a regex Envoy in Istio would refuse for its program size, saying the limit and the fix', () => {
+    const [f, ...rest] = validate(virtualService(withMatch({ uri: { regex: '(?i)[\\pL\\pM\\pN]{360}q1' } })));
+    expect(rest).toEqual([]);
+    expect(f).toMatchObject({ rule: 'regex-budget-exceeded', path: 'spec.http[0].match[0].uri.regex', severity: 'error' });
+    expect(f.message).toMatch(/^\[regex-budget-exceeded\] spec\.http\[0\]\.match\[0\]\.uri\.regex "\(\?i\)\[\\\\pL.*about 540010 RE2 instructions .* over 32768 .*repeat a smaller class/);
+  });
+
+  it('denies an object over the regex budget once, at spec.http, without compiling its patterns', () => {
+    const http = Array.from({ length: 513 }, (_, i) => ({ match: [{ uri: { regex: `^/p${i}/(?=x)` } }], route }));
+    const findings = validate(virtualService(http));
+    expect(findings).toEqual([expect.objectContaining({ rule: 'regex-budget-exceeded', path: 'spec.http' })]);
+    expect(findings[0].message).toContain('holds more than 512 regexes, and meshguard checks at most 512 in one object');
+    expect(findings[0].message).toContain('split the routes over several VirtualServices');
+    // 512 of them are within the budget: each is compiled and found invalid.
+    expect(validate(virtualService(http.slice(1)))).toHaveLength(512);
+  });
+
+  it('takes compile results from the server when it has them', () => {
+    const verdicts = new Map([['^/slow$', { kind: 'not-compiled' as const, reason: 'compiling them took longer than 1000 ms' }]]);
+    const findings = validateVirtualService(
+      { operation: 'CREATE', group: 'networking.istio.io', version: 'v1', kind: 'VirtualService', object: virtualService(withMatch({ uri: { regex: '^/slow$' } })) },
+      { ...ctx, regexVerdicts: verdicts },
+    );
+    expect(findings).toEqual([expect.objectContaining({ rule: 'regex-budget-exceeded', path: 'spec.http[0].match[0].uri.regex' })]);
+    expect(findings[0].message).toContain('could not be checked: compiling them took longer than 1000 ms');
+  });
+
   it('says what RE2 objects to and how to fix it', () => {
     const [f] = validate(virtualService(withMatch({ uri: { regex: '(a)\\1' } })));
     expect(f.message).toContain('"(a)\\\\1" is not valid RE2 (RE2 says "invalid escape sequence: \\1")');
@@ -163,7 +190,7 @@ describe('validateVirtualService on arbitrary input', () => {
     fc.assert(
       fc.property(or(fc.array(route, { maxLength: 4 })), (http) => {
         for (const f of validate(virtualService(http))) {
-          expect(['regex-invalid', 'regex-too-long', 'regex-empty']).toContain(f.rule);
+          expect(['regex-invalid', 'regex-too-long', 'regex-empty', 'regex-budget-exceeded']).toContain(f.rule);
           expect(f.message.startsWith(`[${f.rule}] ${f.path}`)).toBe(true);
         }
       }),

@@ -1,0 +1,210 @@
+// Hostile objects (issue 7, items 1-3): while each is being answered, a /mutate client on another
+// connection measures its latency against an idle slice taken just before (side by side, because the
+// machine is shared). Also the hostile answer's time and size, the audit line's size, the server's RSS
+// during and after, and /metrics' size. Usage: npm run bench:hostile [-- --only regex-20,when-keys] [-- --window 4]
+import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { parseArgs } from 'node:util';
+import { sleep, startProcess } from './lib.mjs';
+
+const { values } = parseArgs({ options: { only: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' } } });
+const only = values.only ? new Set(values.only.split(',')) : undefined;
+const windowS = Number(values.window ?? 4);
+const work = mkdtempSync(join(tmpdir(), 'meshguard-hostile-'));
+const PORT = 18543;
+const METRICS_PORT = 18544;
+const logFile = join(work, 'audit.log');
+
+const review = (kind, group, version, object, namespace = 'shop') => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: {
+    uid: 'b1e6b9a4-0000-4000-8000-000000000000',
+    kind: { group, version, kind },
+    resource: { group, version, resource: kind.length > 64 ? "things" : `${kind.toLowerCase()}s` },
+    namespace,
+    operation: 'CREATE',
+    userInfo: { username: 'bench' },
+    object,
+  },
+});
+let serial = 0;
+// Each pattern is new to the server (a fresh suffix), so no cache can answer it.
+const costlyPattern = () => `(?i)[\\pL\\pM\\pN]{360}q${serial++}`;
+const virtualService = (patterns) =>
+  review('VirtualService', 'networking.istio.io', 'v1', {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name: 'hostile', namespace: 'shop' },
+    spec: { hosts: ['reviews'], http: patterns.map((regex) => ({ match: [{ uri: { regex } }], route: [{ destination: { host: 'reviews' } }] })) },
+  });
+const authorizationPolicy = (spec) =>
+  review('AuthorizationPolicy', 'security.istio.io', 'v1', { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'hostile', namespace: 'shop' }, spec });
+
+/** Each case: how to make the next hostile request body(s), sent one batch at a time during the window. */
+const CASES = {
+  'regex-20': { about: 'VirtualService, 20 distinct (?i)[\\pL\\pM\\pN]{360}q<n> patterns (1.4 KiB)', bodies: () => [virtualService(Array.from({ length: 20 }, costlyPattern))] },
+  'regex-100': { about: 'VirtualService, 100 such patterns', bodies: () => [virtualService(Array.from({ length: 100 }, costlyPattern))] },
+  'regex-4x25': { about: '4 concurrent VirtualServices of 25 such patterns', bodies: () => Array.from({ length: 4 }, () => virtualService(Array.from({ length: 25 }, costlyPattern))) },
+  'regex-60000': { about: 'VirtualService, 60,000 distinct patterns (about 3 MiB)', bodies: () => [virtualService(Array.from({ length: 60_000 }, () => `^/p/${serial++}/[a-z]+$`))] },
+  'regex-1500-cheap': { about: 'VirtualService, 1,500 distinct cheap patterns (past the old 1,000-entry cache)', bodies: () => [virtualService(Array.from({ length: 1500 }, () => `^/p/${serial++}/[a-z]+$`))] },
+  'when-keys': {
+    about: 'AuthorizationPolicy, 60,000 removed when keys (2.5 MB)',
+    bodies: () => [authorizationPolicy({ rules: [{ to: [{ operation: { paths: ['/x'] } }], when: Array.from({ length: 60_000 }, (_, i) => ({ key: 'destination.labels[app]', values: [`v${i}`] })) }] })],
+  },
+  'target-refs': {
+    about: 'AuthorizationPolicy, 100,000 targetRefs (1.3 MB)',
+    bodies: () => [authorizationPolicy({ targetRefs: Array.from({ length: 100_000 }, (_, i) => ({ kind: 'Nope', group: 'x', name: `t${i}` })) })],
+  },
+  'kinds-20000': {
+    about: '20,000 reviews, each with a new kind name',
+    batch: 200,
+    bodies: () => Array.from({ length: 200 }, () => review(`Kind${serial++}`, 'example.com', 'v1', { metadata: { name: 'x' } })),
+  },
+  'kind-4mb': { about: 'reviews with a 4 MB kind name (a new one each)', bodies: () => [review(`K${serial++}${'k'.repeat(4 * 1024 * 1024)}`, 'example.com', 'v1', { metadata: { name: 'x' } })] },
+};
+
+const podReview = readFileSync('examples/reviews/pod-create-shop.json', 'utf8');
+const base = `https://127.0.0.1:${PORT}`;
+
+function post(agent, path, body, timeoutMs = 60_000) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const req = request(`${base}${path}`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, rejectUnauthorized: false }, (res) => {
+      let bytes = 0;
+      res.on('data', (c) => (bytes += c.length));
+      res.on('end', () => resolve({ status: res.statusCode, bytes, ms: performance.now() - started }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve({ status: 0, error: err.message, bytes: 0, ms: performance.now() - started }));
+    req.end(body);
+  });
+}
+
+/** Sequential /mutate requests on one kept-alive connection until `stop()`; latencies in ms. */
+function mutateClient() {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+  const samples = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const r = await post(agent, '/mutate', podReview);
+      if (r.status !== 200) throw new Error(`/mutate answered ${r.status} ${r.error ?? ''}`);
+      samples.push(r.ms);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      agent.destroy();
+      return summary(samples);
+    },
+  };
+}
+
+function summary(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q) => round(s[Math.min(s.length - 1, Math.floor(q * s.length))]);
+  return { n: s.length, p50: at(0.5), p99: at(0.99), max: round(s[s.length - 1]) };
+}
+const round = (x) => Math.round(x * 1000) / 1000;
+
+function metricsBytes() {
+  return new Promise((resolve) => {
+    httpRequest(`http://127.0.0.1:${METRICS_PORT}/metrics`, (res) => {
+      let bytes = 0;
+      res.on('data', (c) => (bytes += c.length));
+      res.on('end', () => resolve(bytes));
+    }).on('error', () => resolve(-1)).end();
+  });
+}
+
+function maxLogLine(fromByte) {
+  const text = readFileSync(logFile).subarray(fromByte).toString('utf8');
+  let max = 0;
+  for (const line of text.split('\n')) max = Math.max(max, Buffer.byteLength(line));
+  return max;
+}
+
+const meshguard = await startProcess(
+  ['dist/cli.js', 'serve', '--host', '127.0.0.1', '--port', String(PORT), '--metrics-port', String(METRICS_PORT), '--certs-dir', join(work, 'certs'), '--cluster-state', 'examples/cluster'],
+  { ready: (s) => s.includes('"meshguard serving"'), logFile },
+);
+const results = {
+  date: new Date().toISOString(),
+  machine: { host: hostname(), cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+  loadavgStart: loadavg().map((x) => round(x)),
+  windowSeconds: windowS,
+  cases: {},
+};
+const log = (...a) => console.log(...a);
+try {
+  // Warm up the JIT on the mutate path.
+  const warm = mutateClient();
+  await sleep(2000);
+  await warm.stop();
+  for (const [name, c] of Object.entries(CASES)) {
+    if (only && !only.has(name)) continue;
+    const idleClient = mutateClient();
+    await sleep(windowS * 1000);
+    const idle = await idleClient.stop();
+    const rssIdle = await meshguard.rssMb();
+    const logFrom = statSync(logFile).size;
+
+    let rssPeak = rssIdle;
+    let sampling = true;
+    const rssSampler = (async () => {
+      while (sampling) {
+        rssPeak = Math.max(rssPeak, await meshguard.rssMb().catch(() => 0));
+        await sleep(25);
+      }
+    })();
+    const hostileAgent = new Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false });
+    const client = mutateClient();
+    const answers = [];
+    const deadline = performance.now() + windowS * 1000;
+    do {
+      const bodies = c.bodies().map((b) => JSON.stringify(b));
+      answers.push(...(await Promise.all(bodies.map((b) => post(hostileAgent, '/validate', b)))));
+    } while (performance.now() < deadline);
+    const during = await client.stop();
+    hostileAgent.destroy();
+    sampling = false;
+    await rssSampler;
+    await sleep(2000);
+    const rssAfter = await meshguard.rssMb();
+    const failed = answers.filter((a) => a.status !== 200);
+    const r = {
+      about: c.about,
+      requests: answers.length,
+      statuses: [...new Set(answers.map((a) => a.status))],
+      errors: [...new Set(failed.map((a) => a.error).filter(Boolean))],
+      hostileMsMax: round(Math.max(...answers.map((a) => a.ms))),
+      responseBytesMax: Math.max(...answers.map((a) => a.bytes)),
+      auditLineBytesMax: maxLogLine(logFrom),
+      idle,
+      during,
+      p99Ratio: round(during.p99 / idle.p99),
+      maxRatio: round(during.max / idle.max),
+      rssMb: { idle: Math.round(rssIdle), peak: Math.round(rssPeak), after2s: Math.round(rssAfter) },
+      metricsBytes: await metricsBytes(),
+    };
+    results.cases[name] = r;
+    log(
+      `${name}: ${r.requests} req (${r.statuses.join(',')}), answered in <= ${r.hostileMsMax} ms, response <= ${r.responseBytesMax} B, audit line <= ${r.auditLineBytesMax} B; ` +
+        `/mutate p99 ${idle.p99} -> ${during.p99} ms (${r.p99Ratio}x), max ${idle.max} -> ${during.max} ms (${r.maxRatio}x); ` +
+        `RSS ${r.rssMb.idle} / peak ${r.rssMb.peak} / after ${r.rssMb.after2s} MB; /metrics ${r.metricsBytes} B`,
+    );
+  }
+} finally {
+  await meshguard.stop();
+}
+results.loadavgEnd = loadavg().map((x) => round(x));
+mkdirSync('bench/results', { recursive: true });
+const out = values.out ?? 'bench/results/hostile-latest.json';
+writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+log(`results written to ${out}`);

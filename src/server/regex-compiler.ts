@@ -1,0 +1,122 @@
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { AdmissionRequest } from '../admission/review.js';
+import { isRecord } from '../kube.js';
+import { RE2_WORKER } from '../validate/re2-compile.js';
+import { compileCache, planRegexes, type RegexProblem, type RegexVerdicts } from '../validate/regex.js';
+import { checksRegexes, regexesOf } from '../validate/virtual-service.js';
+
+/** How long one object's regexes may take to compile, waiting behind other objects included. */
+export const REGEX_COMPILE_TIMEOUT_MS = 1000;
+
+interface Job {
+  patterns: string[];
+  deadline: number;
+  done: (errors: Array<string | null> | string) => void;
+}
+
+/**
+ * Compiles regexes in a worker thread, so a costly object never stalls other requests on the event
+ * loop. One object at a time (the machine has few cores and each object's work is bounded by
+ * REGEX_BUDGET); a batch that overruns its time is stopped by terminating the worker, which also
+ * frees whatever native memory it held, and a fresh worker takes the next batch.
+ */
+export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
+  // The worker is this module's sibling in src/ (vitest) or dist/ (built).
+  const workerFile = new URL(`../validate/re2-compile${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  let worker: Worker | undefined;
+  let running: (Job & { timer: NodeJS.Timeout }) | undefined;
+  const queue: Job[] = [];
+  let closed = false;
+
+  const finish = (result: Array<string | null> | string) => {
+    const job = running!;
+    clearTimeout(job.timer);
+    running = undefined;
+    job.done(result);
+    next();
+  };
+  const stopWorker = () => {
+    const w = worker;
+    worker = undefined;
+    void w?.terminate();
+  };
+  const startWorker = () => {
+    const w = new Worker(workerFile, { workerData: RE2_WORKER });
+    w.unref();
+    w.on('message', ({ errors }: { errors: Array<string | null> }) => w === worker && running && finish(errors));
+    w.on('error', (err) => {
+      if (w !== worker) return;
+      stopWorker();
+      if (running) finish(`the compile worker failed (${err.message})`);
+    });
+    w.on('exit', () => {
+      if (w !== worker) return;
+      worker = undefined;
+      if (running) finish('the compile worker exited');
+    });
+    return w;
+  };
+  const next = () => {
+    while (!running && queue.length && !closed) {
+      const job = queue.shift()!;
+      const left = job.deadline - performance.now();
+      if (left <= 0) {
+        job.done(`they waited ${timeoutMs} ms behind other objects' regexes`);
+        continue;
+      }
+      worker ??= startWorker();
+      const timer = setTimeout(() => {
+        stopWorker();
+        finish(`compiling them took longer than ${timeoutMs} ms`);
+      }, left);
+      running = { ...job, timer };
+      worker.postMessage({ patterns: job.patterns });
+    }
+  };
+
+  return {
+    /** What RE2 says of each pattern: cached answers at once, the others from the worker. */
+    async verdicts(patterns: readonly string[]): Promise<RegexVerdicts> {
+      const verdicts = new Map<string, RegexProblem | undefined>();
+      const misses: string[] = [];
+      for (const p of patterns) {
+        const hit = compileCache.get(p);
+        if (hit === undefined) misses.push(p);
+        else verdicts.set(p, hit === null ? undefined : { kind: 'invalid', reason: hit });
+      }
+      if (misses.length === 0) return verdicts;
+      const result = await new Promise<Array<string | null> | string>((done) => {
+        queue.push({ patterns: misses, deadline: performance.now() + timeoutMs, done });
+        next();
+      });
+      misses.forEach((p, i) => {
+        if (typeof result === 'string') return void verdicts.set(p, { kind: 'not-compiled', reason: result });
+        compileCache.set(p, result[i]);
+        verdicts.set(p, result[i] === null ? undefined : { kind: 'invalid', reason: result[i]! });
+      });
+      return verdicts;
+    },
+
+    /** The verdicts an AdmissionRequest's validation will need, or undefined when it compiles nothing. */
+    async forRequest(req: AdmissionRequest): Promise<RegexVerdicts | undefined> {
+      if (!isRecord(req.object) || !checksRegexes({ group: req.kind.group, kind: req.kind.kind, operation: req.operation })) return undefined;
+      const plan = planRegexes(regexesOf(req.object).map((r) => r.pattern));
+      // Over the budget the validator denies the object without compiling anything.
+      if (plan.exceeded !== undefined) return undefined;
+      return this.verdicts(plan.compile);
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      for (const job of queue.splice(0)) job.done('the server is shutting down');
+      if (running) finish('the server is shutting down');
+      const w = worker;
+      worker = undefined;
+      await w?.terminate();
+    },
+  };
+}
+
+export type RegexCompiler = ReturnType<typeof createRegexCompiler>;
