@@ -46,7 +46,7 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
     const w = new Worker(workerFile, { workerData: RE2_WORKER });
     w.unref();
     w.on('message', ({ errors }: { errors: Array<string | null> }) => w === worker && running && finish(errors));
-    w.on('error', (err) => {
+    w.on('error', (err: Error) => {
       if (w !== worker) return;
       stopWorker();
       if (running) finish(`the compile worker failed (${err.message})`);
@@ -93,8 +93,9 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
       });
       misses.forEach((p, i) => {
         if (typeof result === 'string') return void verdicts.set(p, { kind: 'not-compiled', reason: result });
-        compileCache.set(p, result[i]);
-        verdicts.set(p, result[i] === null ? undefined : { kind: 'invalid', reason: result[i]! });
+        const error = result[i];
+        compileCache.set(p, error);
+        verdicts.set(p, error === null ? undefined : { kind: 'invalid', reason: error });
       });
       return verdicts;
     },
