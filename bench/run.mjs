@@ -7,16 +7,18 @@ import { parseArgs } from 'node:util';
 import { latency, ratio, startProcess, throughput } from './lib.mjs';
 import { microDecidePatch } from './micro.mjs';
 import { validationBodies } from './validation-bodies.mjs';
-import { writeScaleCluster, checkCorpus } from './scale.mjs';
+import { writeScaleCluster, checkCorpus, checkStartup } from './scale.mjs';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
+// --baseline DIR: `check` startup is also measured for another build (DIR/dist/cli.js), in turns.
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, baseline: { type: 'string' } } });
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 const want = (section) => !only || only.has(section);
 const rounds = values.quick ? 2 : 5;
 const slice = values.quick ? 2 : 4;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const work = mkdtempSync(join(tmpdir(), 'meshguard-bench-'));
-const results = { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, rounds, sliceSeconds: slice, sections: {} };
+const os = await import('node:os');
+const results = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavgAtStart: os.loadavg(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), rounds, sliceSeconds: slice, sections: {} };
 const log = (...a) => console.log(...a);
 
 const podReview = readFileSync('examples/reviews/pod-create-shop.json', 'utf8');
@@ -108,11 +110,16 @@ if (want('scale')) {
 }
 
 if (want('check')) {
+  const clis = { current: 'dist/cli.js', ...(values.baseline && { baseline: join(values.baseline, 'dist/cli.js') }) };
+  const startup = checkStartup(clis, 'examples/bad/pod-mode.yaml', values.quick ? 5 : 15);
+  results.sections.checkStartup = { file: 'examples/bad/pod-mode.yaml', ...startup };
+  for (const [name, s] of Object.entries(startup)) log(`meshguard check, one small file (${name}): ${s.medianMs} ms, peak RSS ${s.medianRssMb} MB (median; target <= 400 ms)`);
   const check = checkCorpus(join(work, 'check'), 10_000);
   results.sections.check = check;
   log(`meshguard check: ${check.documents} documents in ${check.seconds} s = ${check.docsPerSecond.toLocaleString()} docs/s`);
 }
 
+results.loadavgAtEnd = os.loadavg();
 mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/latest.json', JSON.stringify(results, null, 2) + '\n');
 log('results written to bench/results/latest.json');

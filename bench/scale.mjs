@@ -5,9 +5,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 
-/** Writes a cluster-state directory; the `shop` namespace (with its waypoint) is among them, as in the small one. */
-export function writeScaleCluster(dir, { namespaces, services, waypoints }) {
-  mkdirSync(dir, { recursive: true });
+/**
+ * The objects of a large cluster: a GatewayClass, `namespaces` Namespaces (the first is `shop`, as
+ * in the small example cluster), a waypoint in each of the first `waypoints` of them, bound by a
+ * namespace label, and `services` Services spread over the namespaces.
+ */
+export function scaleClusterObjects({ namespaces, services, waypoints }) {
   const docs = [];
   docs.push({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'istio-waypoint' }, spec: { controllerName: 'istio.io/mesh-controller' } });
   const nsName = (i) => (i === 0 ? 'shop' : `team-${i}`);
@@ -33,6 +36,13 @@ export function writeScaleCluster(dir, { namespaces, services, waypoints }) {
       spec: { selector: { app: `svc-${i}` }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] },
     });
   }
+  return docs;
+}
+
+/** Writes a cluster-state directory of scaleClusterObjects. */
+export function writeScaleCluster(dir, sizes) {
+  mkdirSync(dir, { recursive: true });
+  const docs = scaleClusterObjects(sizes);
   // Several files, as a real cluster dump would be.
   const perFile = 5000;
   for (let f = 0; f * perFile < docs.length; f++) {
@@ -56,6 +66,27 @@ export function checkCorpus(dir, count) {
   if (run.status !== 0 && run.status !== 1) throw new Error(`check exited ${run.status}: ${run.stderr}`);
   const report = JSON.parse(run.stdout);
   return { documents: report.summary.documents, seconds: Math.round(seconds * 100) / 100, docsPerSecond: Math.round(report.summary.documents / seconds), exitCode: run.status };
+}
+
+/**
+ * `meshguard check` on one small file, as a pre-commit hook runs it: wall time and peak RSS of each
+ * run (GNU time), `runs` runs per CLI, the CLIs taking turns with a bare `node -e ''` (what starting
+ * Node costs on this machine right now). Returns medians per CLI.
+ */
+export function checkStartup(clis, file, runs) {
+  const commands = { 'bare-node': ['-e', ''], ...Object.fromEntries(Object.entries(clis).map(([name, cli]) => [name, [cli, 'check', file]])) };
+  const samples = Object.fromEntries(Object.keys(commands).map((name) => [name, { ms: [], rssMb: [] }]));
+  for (let r = 0; r < runs; r++) {
+    for (const [name, args] of Object.entries(commands)) {
+      const run = spawnSync('/usr/bin/time', ['-f', 'MESHGUARD_TIME %e %M', process.execPath, ...args], { encoding: 'utf8' });
+      const m = /MESHGUARD_TIME (\S+) (\d+)/.exec(run.stderr);
+      if (!m || (run.status !== 0 && run.status !== 1)) throw new Error(`check exited ${run.status}: ${run.stderr}`);
+      samples[name].ms.push(Math.round(Number(m[1]) * 1000));
+      samples[name].rssMb.push(Math.round(Number(m[2]) / 1024));
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, { command: commands[name].join(' '), medianMs: median(s.ms), medianRssMb: median(s.rssMb), ...s }]));
 }
 
 function manifest(i) {

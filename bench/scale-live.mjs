@@ -1,0 +1,210 @@
+// Live mode at scale: `meshguard serve --kubeconfig` against a real kube-apiserver (the e2e harness's
+// control plane, test/e2e/control-plane.ts) holding 5,000 namespaces, 50,000 Services and 2,000
+// waypoints, beside the same build against a second API server holding the small example cluster.
+// Measures time to ready (spawn to /readyz 200), RSS once ready (VmRSS) and its peak (VmHWM, what a
+// memory limit must hold), and /validate p99 on the big cluster against the small one, round-robin.
+//
+// Usage: npm run bench:scale [-- --quick] [-- --baseline DIR] [-- --sizes 500,5000,200]
+//   --baseline DIR   also measure another build (DIR/dist/cli.js, e.g. a checkout of an older commit),
+//                    interleaved with this one, so before and after share the machine's load.
+// Results: bench/results/scale-live-latest.json (dated copies are committed by hand).
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { registerHooks } from 'node:module';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { latency, ratio, sleep } from './lib.mjs';
+import { scaleClusterObjects } from './scale.mjs';
+import { validationBodies } from './validation-bodies.mjs';
+
+// The harness is TypeScript run by Node's type stripping, which does not map its `./x.js` imports
+// to the `./x.ts` files next to them: this hook does.
+registerHooks({
+  resolve(specifier, context, next) {
+    try {
+      return next(specifier, context);
+    } catch (err) {
+      if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) return next(`${specifier.slice(0, -3)}.ts`, context);
+      throw err;
+    }
+  },
+});
+const { startControlPlane, freePort } = await import('../test/e2e/control-plane.ts');
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, baseline: { type: 'string' }, sizes: { type: 'string' } } });
+// --sizes N,S,W: a smaller cluster, to try the script out (the recorded runs use the default).
+const [namespaces, services, waypoints] = (values.sizes ?? '5000,50000,2000').split(',').map(Number);
+const SIZES = { namespaces, services, waypoints };
+const rounds = values.quick ? 2 : 5;
+const slice = values.quick ? 2 : 4;
+const startRounds = values.quick ? 1 : 3;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const log = (...a) => console.log(...a);
+const work = mkdtempSync(join(tmpdir(), 'meshguard-scale-live-'));
+const builds = [{ name: 'current', cli: resolve('dist/cli.js') }];
+if (values.baseline) builds.push({ name: 'baseline', cli: resolve(values.baseline, 'dist/cli.js') });
+
+/** POSTs objects to the API server, `concurrency` at a time over kept-alive connections. */
+async function create(cp, objects, concurrency = 16) {
+  const ca = readFileSync(cp.caFile);
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca });
+  const post = (path, obj) =>
+    new Promise((ok, fail) => {
+      const body = JSON.stringify(obj);
+      const req = request({ host: '127.0.0.1', port: cp.apiPort, method: 'POST', path, agent, headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => (res.statusCode === 201 ? ok() : fail(new Error(`POST ${path}: ${res.statusCode} ${text.slice(0, 300)}`))));
+      });
+      req.on('error', fail);
+      req.end(body);
+    });
+  // Namespaces and the GatewayClass first: everything else lives in a namespace.
+  const first = objects.filter((o) => o.kind === 'Namespace' || o.kind === 'GatewayClass');
+  const rest = objects.filter((o) => !first.includes(o));
+  for (const batch of [first, rest]) {
+    let next = 0;
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < batch.length) {
+        const o = batch[next++];
+        await post(collection(o), o);
+      }
+    }));
+  }
+  agent.destroy();
+}
+
+function collection(o) {
+  const ns = o.metadata.namespace;
+  switch (o.kind) {
+    case 'Namespace': return '/api/v1/namespaces';
+    case 'Service': return `/api/v1/namespaces/${ns}/services`;
+    case 'GatewayClass': return '/apis/gateway.networking.k8s.io/v1/gatewayclasses';
+    case 'Gateway': return `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/gateways`;
+    case 'ServiceEntry': return `/apis/networking.istio.io/v1/namespaces/${ns}/serviceentries`;
+    default: throw new Error(`no collection for ${o.kind}`);
+  }
+}
+
+/** Starts `serve --kubeconfig`; resolves once /readyz answers 200, with the time that took. */
+async function startLive(build, cp, label) {
+  const port = await freePort();
+  const logFile = join(work, `${build.name}-${label}-${port}.log`);
+  const started = performance.now();
+  const proc = spawn(process.execPath, [build.cli, 'serve', '--host', '127.0.0.1', '--port', String(port), '--certs-dir', join(work, 'certs'), '--kubeconfig', cp.kubeconfig, '--log-level', 'warn'], {
+    stdio: ['ignore', openSync(logFile, 'w'), 'inherit'],
+  });
+  let exited = false;
+  proc.on('exit', () => (exited = true));
+  const deadline = Date.now() + 300_000;
+  while ((await readyz(port)) !== 200) {
+    if (exited || Date.now() > deadline) throw new Error(`${build.name} (${label}) did not get ready: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    await sleep(100);
+  }
+  const readyMs = Math.round(performance.now() - started);
+  return {
+    port,
+    readyMs,
+    async memory() {
+      const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+      const mb = (field) => Math.round(Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))[1]) / 1024);
+      return { rssMb: mb('VmRSS'), peakRssMb: mb('VmHWM') };
+    },
+    async stop() {
+      if (exited) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([done, sleep(25_000).then(() => proc.kill('SIGKILL'))]);
+    },
+  };
+}
+
+function readyz(port) {
+  return new Promise((ok) => {
+    const req = request({ host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false, agent: false, timeout: 2000 }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode));
+    });
+    req.on('error', () => ok(0));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+const results = {
+  date: new Date().toISOString(),
+  machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavgAtStart: loadavg().map((l) => Math.round(l * 100) / 100) },
+  command: `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`.trim(),
+  cluster: SIZES,
+  rounds,
+  sliceSeconds: slice,
+  builds: {},
+};
+
+const big = await startControlPlane();
+const small = await startControlPlane();
+const running = [];
+try {
+  let t = performance.now();
+  await create(big.info, scaleClusterObjects(SIZES).map((o) => (o.kind === 'Service' ? { ...o, spec: { ...o.spec, clusterIP: 'None' } } : o)));
+  results.loadSeconds = Math.round((performance.now() - t) / 100) / 10;
+  log(`loaded ${SIZES.namespaces} namespaces, ${SIZES.services} Services, ${SIZES.waypoints} waypoints in ${results.loadSeconds} s`);
+  const example = ['namespaces.yaml', 'waypoints.yaml'].flatMap((f) => parseAllDocuments(readFileSync(join('examples/cluster', f), 'utf8')).map((d) => d.toJS())).filter(Boolean);
+  await create(small.info, example);
+
+  // Time to ready and memory: each build started on the big cluster alone, in turn, `startRounds` times.
+  for (const b of builds) results.builds[b.name] = { cli: b.cli, readyMs: [], rssMb: [], peakRssMb: [] };
+  for (let r = 0; r < startRounds; r++) {
+    for (const b of builds) {
+      const s = await startLive(b, big.info, 'big');
+      await sleep(5000);
+      const m = await s.memory();
+      const f = results.builds[b.name];
+      f.readyMs.push(s.readyMs);
+      f.rssMb.push(m.rssMb);
+      f.peakRssMb.push(m.peakRssMb);
+      log(`${b.name}: ready in ${s.readyMs} ms; RSS ${m.rssMb} MB, peak ${m.peakRssMb} MB`);
+      if (r === startRounds - 1) running.push({ build: b, big: s });
+      else await s.stop();
+    }
+  }
+
+  // /validate p99, big cluster against small, every target round-robin.
+  const body = validationBodies().authorizationPolicy;
+  const targets = [];
+  for (const entry of running) {
+    entry.small = await startLive(entry.build, small.info, 'small');
+    targets.push([`${entry.build.name}-small`, entry.small.port], [`${entry.build.name}-big`, entry.big.port]);
+  }
+  for (const [, port] of targets) await latency({ url: `https://127.0.0.1:${port}/validate`, body, connections: 4, duration: 1 }); // warm-up
+  const p99 = Object.fromEntries(targets.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, port] of targets) p99[name].push((await latency({ url: `https://127.0.0.1:${port}/validate`, body, connections: 4, duration: slice })).p99);
+  }
+  for (const entry of running) {
+    const f = results.builds[entry.build.name];
+    f.smallRssMb = (await entry.small.memory()).rssMb;
+    f.p99SmallMs = median(p99[`${entry.build.name}-small`]);
+    f.p99BigMs = median(p99[`${entry.build.name}-big`]);
+    f.p99Ratio = ratio(f.p99BigMs, f.p99SmallMs);
+    f.p99Rounds = { small: p99[`${entry.build.name}-small`], big: p99[`${entry.build.name}-big`] };
+    f.medianReadyMs = median(f.readyMs);
+    f.maxPeakRssMb = Math.max(...f.peakRssMb);
+    log(`${entry.build.name}: ready ${f.medianReadyMs} ms (median), RSS ${median(f.rssMb)} MB, peak ${f.maxPeakRssMb} MB (target <= 300); /validate p99 ${f.p99BigMs} ms vs ${f.p99SmallMs} ms small (${f.p99Ratio}x, target <= 1.2)`);
+  }
+} finally {
+  for (const entry of running) {
+    await entry.big?.stop();
+    await entry.small?.stop();
+  }
+  await small.stop();
+  await big.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+results.machine.loadavgAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/scale-live-latest.json', JSON.stringify(results, null, 2) + '\n');
+log('results written to bench/results/scale-live-latest.json');
