@@ -91,8 +91,8 @@ export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = 
   };
 
   // Graceful (SIGTERM) like a pod's termination; closeWithGrace gives up 20 s after the shutdown
-  // delay, and the SIGKILL after 25 s (plus the delay) only backs that up. A slow or failed shutdown is reported, not hidden: meshguard keeps
-  // waiting for TLS connections kube-apiserver opened but never sent a request on (see docs/e2e.md).
+  // delay, and the SIGKILL after 25 s (plus the delay) only backs that up. A slow or failed shutdown
+  // is reported, not hidden.
   const stop = async () => {
     const started = Date.now();
     await proc.stop(25_000 + delayMs);
