@@ -3,14 +3,15 @@ import type { KubeObject } from '../kube.js';
 import { isRecord, labelsOf, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
 import type { Workload } from './types.js';
 
-const JUDGED_KINDS = ['Pod', 'AuthorizationPolicy', 'VirtualService', 'DestinationRule', 'Sidecar'] as const;
+const JUDGED_KINDS = ['Namespace', 'Pod', 'AuthorizationPolicy', 'VirtualService', 'DestinationRule', 'Sidecar'] as const;
 export type PlanKind =
   | (typeof JUDGED_KINDS)[number]
   | 'RequestAuthentication' | 'PeerAuthentication' | 'EnvoyFilter' | 'WasmPlugin' | 'Telemetry' | 'DaemonSet' | 'Node';
 
 /**
  * The kinds the plan reads beside the snapshot: the judged kinds it needs (from the reader's
- * RESOURCES) and the workload-selected Istio kinds, ztunnel's DaemonSet and the Nodes.
+ * RESOURCES; Namespaces too, so one without pods is planned) and the workload-selected Istio kinds,
+ * ztunnel's DaemonSet and the Nodes.
  */
 export const PLAN_RESOURCES: ReadonlyArray<Resource & { kind: PlanKind }> = [
   ...RESOURCES.filter((r): r is Resource & { kind: PlanKind } => (JUDGED_KINDS as readonly string[]).includes(r.kind)),
@@ -37,7 +38,7 @@ export class Inventory {
     for (const obj of objects) {
       const kind = planKindOf(obj);
       if (!kind || !nameOf(obj)) continue;
-      const ns = kind === 'Node' ? '' : (namespaceOf(obj) ?? 'default');
+      const ns = kind === 'Node' || kind === 'Namespace' ? '' : (namespaceOf(obj) ?? 'default');
       let kinds = this.byNs.get(ns);
       if (!kinds) this.byNs.set(ns, (kinds = new Map<PlanKind, KubeObject[]>()));
       let list = kinds.get(kind);

@@ -64,7 +64,7 @@ export function planNamespaces(input: PlanInput, policy: Policy, inventory = new
 }
 
 function namespaceNames(objects: KubeObject[]): string[] {
-  return objects.filter((o) => o.kind === 'Namespace' && o.apiVersion === 'v1').map((o) => nameOf(o)!).filter(Boolean);
+  return objects.filter((o) => o.kind === 'Namespace' && o.apiVersion === 'v1').map((o) => nameOf(o) ?? '').filter(Boolean);
 }
 
 const ref = (obj: KubeObject, kind: string, namespace: string) => ({ kind, namespace, name: nameOf(obj) ?? '' });

@@ -79,6 +79,13 @@ describe('meshguard plan', () => {
     expect(report.findings).toEqual([]);
   });
 
+  it('plans a namespace that holds no pods yet (the reader hands the plan Namespace objects too)', async () => {
+    const file = join(dir, 'empty-ns.yaml');
+    writeFileSync(file, 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: fresh\n  labels: {istio-injection: enabled}\n');
+    const report = JSON.parse((await run(['--cluster-state', file, '--format', 'json'])).stdout) as PlanReport;
+    expect(report.namespaces.map((n) => [n.namespace, n.verdict])).toEqual([['fresh', 'ready']]);
+  });
+
   it('--out to a directory that does not exist is a clear error', async () => {
     const r = await run(['--cluster-state', CLUSTER, '--out', join(dir, 'no', 'such', 'file')]);
     expect(r.code).toBe(2);
