@@ -13,7 +13,7 @@ Usage:
                   [--policy FILE] [--istio-version 1.N] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
                   [--shutdown-delay 5s]
   meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json] PATH...
-  meshguard plan [--kubeconfig FILE | --cluster-state PATH...] [--namespace NS]... [--format text|json] [--out FILE]
+  meshguard plan [--kubeconfig FILE | --cluster-state PATH...] [--namespace NS]... [--format text|json|html] [--out FILE]
   meshguard certs --out DIR [--dns NAME,...] [--ip ADDR,...]
 `;
 

@@ -7,16 +7,17 @@ import { kubeConfig } from '../cluster/kubeconfig.js';
 import { readClusterFiles, readLiveCluster, type ClusterRead } from '../cluster/read.js';
 import type { KubeObject } from '../kube.js';
 import { loadPolicyFile, PolicyError } from '../policy/load.js';
+import { formatPlanHtml } from './format-html.js';
 import { formatPlanText } from './format-text.js';
 import { PLAN_RESOURCES, trimForPlan } from './inventory.js';
 import { buildPlanReport, type PlanReport } from './report.js';
 import { DEFAULT_PRICES } from './savings.js';
 
-export const PLAN_FORMATS = ['text', 'json'] as const;
+export const PLAN_FORMATS = ['text', 'json', 'html'] as const;
 type PlanFormat = (typeof PLAN_FORMATS)[number];
 
 const PLAN_USAGE = `Usage: meshguard plan [--kubeconfig FILE | --cluster-state PATH...] [--namespace NS]... [--policy FILE]
-                      [--format text|json] [--out FILE]
+                      [--format text|json|html] [--out FILE]
                       [--cpu-cost-per-core-hour USD] [--memory-cost-per-gib-hour USD] [--trust-domain DOMAIN]
 
 Plans the move of each namespace from sidecars to ambient: a verdict per namespace with its reasons,
@@ -28,7 +29,7 @@ Options:
   --cluster-state PATH           read manifests (a file or a directory; may be repeated)
   --namespace NS                 plan only this namespace (may be repeated)
   --policy FILE                  policy file (default: the policy shipped with meshguard)
-  --format FORMAT                text (default) or json
+  --format FORMAT                text (default), json, or html (one self-contained page with charts)
   --out FILE                     write the report to FILE instead of stdout
   --cpu-cost-per-core-hour USD   default ${DEFAULT_PRICES.cpuPerCoreHour} (GCE e2 on-demand, us-central1)
   --memory-cost-per-gib-hour USD default ${DEFAULT_PRICES.memoryPerGiBHour} (GCE e2 on-demand, us-central1)
@@ -125,7 +126,7 @@ export async function runPlan(argv: string[], io: PlanIO = { stdout: process.std
     return 2;
   }
 
-  const text = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatPlanText(report);
+  const text = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'html' ? formatPlanHtml(report) : formatPlanText(report);
   if (values.out) {
     try {
       writeFileSync(values.out, text);
