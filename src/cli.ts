@@ -11,7 +11,7 @@ const USAGE = `meshguard: admission webhook that keeps Istio ambient mesh safe
 Usage:
   meshguard serve [--port 8443] [--metrics-port 9090] [--tls-cert FILE --tls-key FILE]
                   [--policy FILE] [--istio-version 1.N] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
-                  [--shutdown-delay 5s]
+                  [--shutdown-delay 5s] [--max-connections 1000]
   meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json] PATH...
   meshguard plan [--kubeconfig FILE | --cluster-state PATH...] [--namespace NS]... [--format text|json|html] [--out FILE]
   meshguard certs --out DIR [--dns NAME,...] [--ip ADDR,...]
@@ -60,6 +60,7 @@ async function serveCommand(args: string[]): Promise<number> {
       'cluster-state': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       'shutdown-delay': { type: 'string', default: '5s' },
+      'max-connections': { type: 'string', default: '1000' },
     },
   });
   const shutdownDelayMs = duration(values['shutdown-delay'], '--shutdown-delay');
@@ -69,6 +70,9 @@ async function serveCommand(args: string[]): Promise<number> {
     import('./client-text.js'),
     import('./server/main.js'),
   ]);
+  const maxConnections = Number(values['max-connections']);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1)
+    throw new UsageError(`--max-connections must be a whole number of at least 1, got "${values['max-connections']}"`);
   // Asynchronous stdout: under load, audit lines are batched into few writes instead of one write
   // syscall per request. sonic-boom flushes synchronously when the process exits, so no line is lost.
   const log = pino({ level: values['log-level'], hooks: { streamWrite: escapeLineSeparators } }, destination({ dest: 1, sync: false }));
@@ -84,6 +88,7 @@ async function serveCommand(args: string[]): Promise<number> {
     kubeconfig: values.kubeconfig,
     clusterState: values['cluster-state'],
     shutdownDelayMs,
+    maxConnections,
     log,
   });
   // SIGTERM: serve on for the shutdown delay, then stop accepting, finish in-flight requests, exit 0.

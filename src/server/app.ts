@@ -10,11 +10,31 @@ import { admitMutation } from '../mutate/admit-pod.js';
 import type { Policy } from '../policy/types.js';
 import { admitValidation } from '../validate/admit.js';
 import type { RegexVerdicts } from '../validate/regex.js';
+import { TLS_SERVER_OPTIONS } from './tls.js';
 import type { Metrics, Webhook } from './metrics.js';
 import { createRegexCompiler } from './regex-compiler.js';
 
 /** kube-apiserver caps request bodies at 3 MiB of object; 6 MiB leaves room for object + oldObject. */
 export const BODY_LIMIT = 6 * 1024 * 1024;
+
+/**
+ * How long a client may take, and how many connections may be open (README "Connections"). Past a
+ * bound the connection is closed; past the cap a new connection is closed at once. Each idle TLS
+ * connection costs about 80 KB, so the cap keeps a connection flood well inside the memory limit.
+ */
+export const CONNECTION_LIMITS = {
+  /** From accepting the TCP connection to a finished TLS handshake (Node's default: 120 s). */
+  handshakeMs: 10_000,
+  /** To receive a request's headers. */
+  headersMs: 10_000,
+  /** To receive a whole request, and the longest a connection may go without sending a byte. */
+  requestMs: 15_000,
+  /** A kept-alive connection with no request in flight. */
+  idleMs: 15_000,
+  /** How often Node checks the header and request timeouts (its default, 30 s, added up to 30 s to each). */
+  checkEveryMs: 1_000,
+  maxConnections: 1_000,
+} as const;
 
 export interface Readiness {
   ready(): boolean;
@@ -34,6 +54,8 @@ export interface AppOptions {
   shuttingDown?: () => boolean;
   /** How long one object's regexes may take to compile (REGEX_COMPILE_TIMEOUT_MS by default). */
   regexTimeoutMs?: number;
+  /** Open connections allowed on the admission port (default CONNECTION_LIMITS.maxConnections). */
+  maxConnections?: number;
 }
 
 type Admit = (req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts) => Outcome;
@@ -41,12 +63,22 @@ type Admit = (req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy, 
 /** The admission server: routes, envelope checks, audit and metrics around the pure decision core. */
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
-    https: opts.https ?? null,
+    // https.createServer takes the TLS and the http.Server options in one object.
+    https: opts.https
+      ? {
+          ...opts.https,
+          ...TLS_SERVER_OPTIONS,
+          handshakeTimeout: CONNECTION_LIMITS.handshakeMs,
+          headersTimeout: CONNECTION_LIMITS.headersMs,
+          connectionsCheckingInterval: CONNECTION_LIMITS.checkEveryMs,
+        }
+      : null,
     bodyLimit: BODY_LIMIT,
     logger: false,
-    // Slow or stuck clients must not hold a connection forever.
-    connectionTimeout: 30_000,
-    requestTimeout: 15_000,
+    // Slow or stuck clients must not hold a connection longer than the README says.
+    connectionTimeout: CONNECTION_LIMITS.requestMs,
+    requestTimeout: CONNECTION_LIMITS.requestMs,
+    keepAliveTimeout: CONNECTION_LIMITS.idleMs,
     // A request that arrives while closing (on a kept-alive connection) is answered, not refused with
     // a 503 that a Fail-policy webhook would turn into a failed create.
     return503OnClosing: false,
@@ -57,6 +89,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     onConstructorPoisoning: 'ignore',
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+  app.server.maxConnections = opts.maxConnections ?? CONNECTION_LIMITS.maxConnections;
   // Once shutdown has begun, every response says `Connection: close`: the client retires that
   // connection itself and opens its next one through the Service (as Envoy drains HTTP/1.1), instead of
   // meeting a connection closed under its next request when meshguard stops.

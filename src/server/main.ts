@@ -11,7 +11,7 @@ import { ClusterStore, SNAPSHOT_KINDS } from '../cluster/snapshot.js';
 import { DEFAULT_POLICY_FILE, loadPolicyFile, withIstioVersion } from '../policy/load.js';
 import { buildApp, type Readiness } from './app.js';
 import { createMetrics } from './metrics.js';
-import { ensureDevCertificates, watchKeyPair } from './tls.js';
+import { ensureDevCertificates, TLS_SERVER_OPTIONS, watchKeyPair } from './tls.js';
 
 export interface ServeOptions {
   host?: string;
@@ -36,6 +36,8 @@ export interface ServeOptions {
   shutdownDelayMs?: number;
   /** The Istio version rules are judged for (--istio-version), instead of the policy's istioVersion. */
   istioVersion?: string;
+  /** Open connections allowed on the admission port; more are closed at once. */
+  maxConnections?: number;
 }
 
 export interface Running {
@@ -71,8 +73,8 @@ export async function serve(o: ServeOptions): Promise<Running> {
     pending: () => (shuttingDown ? ['shutting down'] : cluster.pending()),
   };
 
-  const watcher = watchKeyPair(certFile, keyFile, (pair) => (app.server as HttpsServer).setSecureContext(pair), log, o.certPollMs);
-  const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, readiness, metrics, log, shuttingDown: () => shuttingDown });
+  const watcher = watchKeyPair(certFile, keyFile, (pair) => (app.server as HttpsServer).setSecureContext({ ...pair, ...TLS_SERVER_OPTIONS }), log, o.certPollMs);
+  const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, readiness, metrics, log, shuttingDown: () => shuttingDown, maxConnections: o.maxConnections });
   const connections = trackConnections(app.server);
   await app.listen({ host: o.host ?? '0.0.0.0', port: o.port ?? 8443 });
   const port = (app.server.address() as AddressInfo).port;

@@ -10,6 +10,27 @@ export interface KeyPair {
   key: string;
 }
 
+/**
+ * TLS for the admission port: Mozilla's "intermediate" profile (ssl-config.mozilla.org, guideline 5.7),
+ * TLS 1.2 as the minimum and only forward-secret AEAD suites. Its DHE suites are left out: no DH
+ * parameters are configured, and kube-apiserver (Go crypto/tls) does not implement DHE. Passed on every
+ * certificate reload too: setSecureContext resets what it is not given to Node's defaults.
+ */
+export const TLS_SERVER_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+} as const;
+
 /** The chart's service DNS names (release `meshguard` in namespace `meshguard`), plus loopback. */
 export const DEV_DNS_NAMES = [
   'localhost',

@@ -474,6 +474,13 @@ describe('helm template, variants', () => {
     expect(pod.terminationGracePeriodSeconds).toBe(37);
   });
 
+  it('server.maxConnections: passed to meshguard (default 1000), and checked by the schema', () => {
+    const args = (values: Record<string, string>) => only(render(values), 'Deployment').spec.template.spec.containers[0].args;
+    expect(args({})).toContain('--max-connections=1000');
+    expect(args({ 'server.maxConnections': '250' })).toContain('--max-connections=250');
+    expect(() => render({ 'server.maxConnections': '0' })).toThrow(/maxConnections/);
+  });
+
   it('priorityClassName, mutating namePrefix and failure policies are configurable', () => {
     const objects = render({
       priorityClassName: 'meshguard-critical',
