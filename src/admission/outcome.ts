@@ -19,8 +19,20 @@ export interface Outcome {
   enforcement: Enforcement | 'none';
   mode?: Mode;
   modeRule?: string;
+  /** At most FINDINGS_MAX, those that deny first; `findingsOmitted` counts the rest. */
   findings: Array<Finding & { result: FindingResult }>;
+  findingsOmitted?: number;
 }
+
+/**
+ * Findings one response, audit line and metrics update carry: an object with 60,000 bad `when` keys
+ * gets the first ones and a count, not a 15 MB denial. `meshguard check` lists them all.
+ */
+export const FINDINGS_MAX = 20;
+/** The denial message's length in characters (at most 3 UTF-8 bytes each), well inside a 64 KiB response. */
+export const DENIAL_MAX_CHARS = 8000;
+
+const ORDER: Record<FindingResult, number> = { denied: 0, warned: 1, logged: 2 };
 
 // kube-apiserver passes admission warnings through its warning recorder (k8s.io/apiserver
 // pkg/server/filters/warning.go, recorder.AddWarning): once the warnings of one request pass
@@ -85,15 +97,40 @@ export function limitWarnings(messages: string[]): string[] {
  * Combines findings with the namespace's enforcement (README "Enforcement"): under `enforce` errors
  * deny and warnings warn; under `warn` both warn; under `audit` both are only logged.
  */
-export function enforce(findings: Finding[], enforcement: Enforcement): Pick<Outcome, 'allowed' | 'warnings' | 'denial' | 'findings'> {
+export function enforce(findings: Finding[], enforcement: Enforcement): Pick<Outcome, 'allowed' | 'warnings' | 'denial' | 'findings' | 'findingsOmitted'> {
   const resultOf = (f: Finding): FindingResult =>
     enforcement === 'audit' || enforcement === 'off' ? 'logged' : enforcement === 'enforce' && f.severity === 'error' ? 'denied' : 'warned';
-  const judged = findings.map((f) => ({ ...f, result: resultOf(f) }));
+  // Stable sort: what denies first, in the rules' order.
+  const judged = findings.map((f) => ({ ...f, result: resultOf(f) })).sort((a, b) => ORDER[a.result] - ORDER[b.result]);
   const errors = judged.filter((f) => f.result === 'denied');
+  const kept = judged.slice(0, FINDINGS_MAX);
   return {
     allowed: errors.length === 0,
     warnings: limitWarnings(judged.filter((f) => f.result === 'warned').map((f) => f.message)),
-    denial: errors.length ? errors.map((f) => `${f.message} (at ${f.path})`).join('; ') : undefined,
-    findings: judged,
+    denial: errors.length ? denialText(errors) : undefined,
+    findings: kept,
+    ...(judged.length > kept.length ? { findingsOmitted: judged.length - kept.length } : {}),
   };
+}
+
+/** The denying findings as one message: the first FINDINGS_MAX, within DENIAL_MAX_CHARS, and how many more. */
+function denialText(errors: Finding[]): string {
+  const shown = errors.slice(0, FINDINGS_MAX);
+  let text = '';
+  let count = 0;
+  for (const f of shown) {
+    const part = `${count ? '; ' : ''}${f.message} (at ${f.path})`;
+    if (text.length + part.length > DENIAL_MAX_CHARS) {
+      // A single finding longer than the whole budget is cut rather than left out.
+      if (count === 0) {
+        text = clip(part, DENIAL_MAX_CHARS);
+        count = 1;
+      }
+      break;
+    }
+    text += part;
+    count++;
+  }
+  const more = errors.length - count;
+  return more ? `${text}; and ${more} more finding${more === 1 ? '' : 's'} (\`meshguard check\` on the manifest lists them all)` : text;
 }

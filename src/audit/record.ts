@@ -26,13 +26,36 @@ export interface AuditRecord {
   rule?: string;
   rules: string[];
   findings: Array<{ rule: string; severity: string; result: string; path: string; message: string }>;
+  /** Findings left out: beyond the outcome's cap (FINDINGS_MAX), or past the line's size budget. */
+  findingsOmitted?: number;
   durationMs: number;
+}
+
+/** An audit line stays within 16 KiB whatever the request; findings get what the other fields leave. */
+export const AUDIT_LINE_MAX_BYTES = 16 * 1024;
+const FINDINGS_MAX_BYTES = 12 * 1024;
+/** Audit findings keep their message whole unless it is longer than this (finding() caps it at 4 KiB). */
+const AUDIT_MESSAGE_MAX = 2048;
+
+/** The outcome's findings, in order, while they fit FINDINGS_MAX_BYTES of JSON. */
+function boundedFindings(outcome: Outcome): AuditRecord['findings'] {
+  const out: AuditRecord['findings'] = [];
+  let bytes = 0;
+  for (const { rule, severity, result, path, message } of outcome.findings) {
+    const entry = { rule, severity, result, path, message: clientText(message, AUDIT_MESSAGE_MAX) };
+    bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
+    if (bytes > FINDINGS_MAX_BYTES) break;
+    out.push(entry);
+  }
+  return out;
 }
 
 export function auditRecord(webhook: Webhook, req: AdmissionRequest, outcome: Outcome, durationMs: number): AuditRecord {
   const obj = req.object ?? req.oldObject;
   const meta = isRecord(obj?.metadata) ? obj.metadata : undefined;
   const name = [req.name, meta?.name, meta?.generateName].find((n) => typeof n === 'string' && n !== '');
+  const findings = boundedFindings(outcome);
+  const omitted = (outcome.findingsOmitted ?? 0) + outcome.findings.length - findings.length;
   return {
     audit: true,
     webhook,
@@ -51,7 +74,8 @@ export function auditRecord(webhook: Webhook, req: AdmissionRequest, outcome: Ou
     mode: outcome.mode,
     rule: outcome.modeRule,
     rules: [...new Set(outcome.findings.map((f) => f.rule))],
-    findings: outcome.findings.map(({ rule, severity, result, path, message }) => ({ rule, severity, result, path, message })),
+    findings,
+    ...(omitted ? { findingsOmitted: omitted } : {}),
     durationMs: Math.round(durationMs * 1000) / 1000,
   };
 }
