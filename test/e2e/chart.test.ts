@@ -1,14 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { SNAPSHOT_GROUPS, SNAPSHOT_KINDS } from '../../src/cluster/snapshot.js';
-import { parsePolicy } from '../../src/policy/load.js';
+import { loadPolicyFile, parsePolicy } from '../../src/policy/load.js';
 import { VALIDATED_KINDS } from '../../src/validate/index.js';
+import { podCheckKeys } from '../../src/validate/pod-checks.js';
 import { MODE_ANNOTATION_KEYS, MODE_LABEL_KEYS } from '../../src/validate/pod-mode-change.js';
 import { e2eBinaries } from './binaries.js';
 import { apiRequest, startControlPlane, type ControlPlane } from './control-plane.js';
@@ -71,6 +73,17 @@ const webhook = (objects: any[], name: string) => {
 /** The English plural Kubernetes uses for these kinds' resources. */
 const resourceOf = (kind: string) =>
   kind.toLowerCase().replace(/([^aeiou])y$/, '$1ie').replace(/s$/, 'se') + 's';
+
+/** The labels and annotations whose presence sends a Pod CREATE to pods.validate.meshguard.io. */
+function podKeysOf(objects: any[]) {
+  const [c, ...rest] = webhook(objects, 'pods.validate.meshguard.io').matchConditions;
+  expect(rest).toEqual([]);
+  expect(c.expression).toMatch(/^request\.operation != 'CREATE' \|\|/);
+  const keys = { labels: [] as string[], annotations: [] as string[] };
+  for (const [, field, list] of c.expression.matchAll(/\(has\(object\.metadata\.(\w+)\) && (\[[^\]]*\])\.exists\(k, k in object\.metadata\.\1\)\)/g))
+    keys[field as 'labels' | 'annotations'] = JSON.parse(list);
+  return keys;
+}
 
 /**
  * (group, resource) -> operations over every rule of the webhooks, with scope. A resource may be split
@@ -256,8 +269,8 @@ describe('helm template, default values', () => {
     }
     for (const w of allWebhooks(objects)) {
       for (const c of w.matchConditions ?? []) {
-        // object is null on DELETE and oldObject on CREATE: every condition settles those first.
-        expect(c.expression.trim(), `${w.name}/${c.name}`).toMatch(/^request\.operation != 'UPDATE' \|\|/);
+        // object is null on DELETE and oldObject on CREATE: every condition settles the operation first.
+        expect(c.expression.trim(), `${w.name}/${c.name}`).toMatch(/^request\.operation != '(UPDATE|CREATE)' \|\|/);
         expect(c.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
       }
     }
@@ -273,6 +286,10 @@ describe('helm template, default values', () => {
       labels: [...MODE_LABEL_KEYS],
       annotations: [...MODE_ANNOTATION_KEYS, 'meshguard.io/decision'],
     });
+  });
+
+  it('sends a pod CREATE to validation only when it carries what the pod checks read (podCheckKeys of the bundled policy)', () => {
+    expect(podKeysOf(objects)).toEqual(podCheckKeys(loadPolicyFile()));
   });
 
   it('grants get, list and watch on exactly the kinds the informers read', () => {
@@ -462,6 +479,32 @@ describe('helm template, variants', () => {
     const out = runHelm(['template', 'meshguard', CHART, '--set-string', 'istioVersion=1.40']);
     expect(out.ok).toBe(false);
     expect(out.stderr).toContain('istioVersion');
+  });
+
+  it('policy: the pod CREATE condition follows the policy\'s catalog entries for Pods', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshguard-chart-'));
+    try {
+      const entry = (path: unknown) =>
+        `  - {rule: removed-annotation, group: "", kinds: [Pod], path: ${JSON.stringify(path)}, message: is gone, replacement: "", since: "1.31"}\n`;
+      let n = 0;
+      const withCatalog = (...entries: string[]) => {
+        const file = join(dir, `policy-${++n}.yaml`);
+        const text = `clusterDefaultMode: ambient\ndeprecations:\n${entries.join('')}`;
+        writeFileSync(file, text);
+        return { objects: render({ policy: `@${file}` }), policy: parsePolicy(text) };
+      };
+      const keyed = withCatalog(entry(['metadata.labels["example.com/old"]', 'metadata.annotations.legacy']));
+      expect(podKeysOf(keyed.objects)).toEqual(podCheckKeys(keyed.policy));
+      expect(podCheckKeys(keyed.policy)).toEqual({ labels: ['istio.io/use-waypoint', 'example.com/old'], annotations: ['legacy'] });
+      // A Pod entry on anything else: every pod CREATE is sent, as meshguard checks every pod then.
+      const spec = withCatalog(entry('metadata.labels["a"]'), entry('spec.hostNetwork'));
+      expect(podCheckKeys(spec.policy)).toBeUndefined();
+      expect(webhook(spec.objects, 'pods.validate.meshguard.io').matchConditions).toBeUndefined();
+      // Without a catalog only the waypoint label matters; as a map value the policy is read the same.
+      expect(podKeysOf(render({ 'policy.clusterDefaultMode': 'sidecar' }))).toEqual({ labels: ['istio.io/use-waypoint'], annotations: [] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('one replica: no PodDisruptionBudget that would block node drains', () => {

@@ -1,6 +1,7 @@
 // Pods after admission and the pod checks' webhook calls, through a real kube-apiserver with the
 // chart's webhooks: a pod UPDATE that changes the mode labels goes through the mode rules (issue 7.9),
-// and meshguard.io/decision is meshguard's to write.
+// meshguard.io/decision is meshguard's to write, and an ordinary pod costs one webhook call while a
+// pod that carries what the pod checks read still gets them (issue 10, goal 1).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { clients, rejection } from './control-plane.js';
@@ -90,5 +91,38 @@ describe('meshguard.io/decision is meshguard\'s to write', () => {
     await core.createNamespacedPod({ namespace: NS.open, body: simplePod(name) });
     expect(await rejection(relabel(NS.open, name, { annotations: { [DECISION]: 'none/pod-override' } }))).toMatch(denied(POD_UPDATES, 'decision-annotation-reserved'));
     expect(await rejection(relabel(NS.open, name, { annotations: { [DECISION]: null } }))).toMatch(denied(POD_UPDATES, 'decision-annotation-reserved'));
+  });
+});
+
+describe('one webhook call for an ordinary pod (issue 10, goal 1)', () => {
+  const calls = (labels: Record<string, string> = {}) => env.meshguard.metric('meshguard_admission_requests_total', labels);
+  const POD_CREATE = { kind: 'Pod', operation: 'CREATE' };
+
+  it('an ordinary pod is sent to meshguard once: the mutating call, no validating one', async () => {
+    const before = { all: await calls(), mutate: await calls({ webhook: 'mutate', ...POD_CREATE }), validate: await calls({ webhook: 'validate', ...POD_CREATE }) };
+    const pods = 20;
+    for (let i = 0; i < pods; i++) {
+      const pod = await core.createNamespacedPod({ namespace: NS.open, body: simplePod(fresh('plain')) });
+      expect(pod.metadata?.annotations?.[DECISION]).toBe('ambient/namespace-default');
+    }
+    const after = { all: await calls(), mutate: await calls({ webhook: 'mutate', ...POD_CREATE }), validate: await calls({ webhook: 'validate', ...POD_CREATE }) };
+    expect({ mutate: after.mutate - before.mutate, validate: after.validate - before.validate, all: after.all - before.all }).toEqual({ mutate: pods, validate: 0, all: pods });
+  });
+
+  it.each([
+    ['istio.io/use-waypoint naming no Gateway', { labels: { 'istio.io/use-waypoint': 'nowhere' } }, 'waypoint-missing'],
+    ['the removed annotation istio.io/for-service-account', { annotations: { 'istio.io/for-service-account': 'reviews' } }, 'removed-annotation'],
+  ])('a pod with %s still gets the pod checks, after the mutating call', async (_name, extra, rule) => {
+    const before = { mutate: await calls({ webhook: 'mutate', ...POD_CREATE }), validate: await calls({ webhook: 'validate', ...POD_CREATE }) };
+    const message = await rejection(core.createNamespacedPod({ namespace: NS.open, body: simplePod(fresh('checked'), extra) }));
+    expect(message).toMatch(denied('pods.validate.meshguard.io', rule));
+    expect({ mutate: (await calls({ webhook: 'mutate', ...POD_CREATE })) - before.mutate, validate: (await calls({ webhook: 'validate', ...POD_CREATE })) - before.validate }).toEqual({ mutate: 1, validate: 1 });
+  });
+
+  it('a pod that opts out of waypoints (use-waypoint=none) is checked and admitted', async () => {
+    const before = await calls({ webhook: 'validate', ...POD_CREATE, result: 'allowed' });
+    const pod = await core.createNamespacedPod({ namespace: NS.open, body: simplePod(fresh('no-waypoint'), { labels: { 'istio.io/use-waypoint': 'none' } }) });
+    expect(pod.metadata?.annotations?.[DECISION]).toBe('ambient/namespace-default');
+    expect(await calls({ webhook: 'validate', ...POD_CREATE, result: 'allowed' })).toBe(before + 1);
   });
 });

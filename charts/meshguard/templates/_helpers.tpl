@@ -188,3 +188,45 @@ against the source.
 {{- define "meshguard.podModeAnnotations" -}}
 {{- toJson (list "meshguard.io/mode" "sidecar.istio.io/inject" "meshguard.io/decision") -}}
 {{- end -}}
+
+{{/*
+What the validating checks of a Pod CREATE read (src/validate/pod-checks.ts podCheckKeys), as JSON
+{"labels": [...], "annotations": [...], "all": bool}: istio.io/use-waypoint, and every label or
+annotation the policy's deprecation catalog names for Pods. The bundled policy names the annotation
+istio.io/for-service-account (the chart test checks this against the source). A custom policy is
+read here; if one of its Pod entries looks at anything but a label or an annotation, "all" is true
+and every Pod CREATE is sent.
+*/}}
+{{- define "meshguard.podCheckKeys" -}}
+{{- $labels := list "istio.io/use-waypoint" -}}
+{{- $annotations := list -}}
+{{- $all := false -}}
+{{- if not .Values.policy -}}
+{{- $annotations = list "istio.io/for-service-account" -}}
+{{- else -}}
+{{- $policy := .Values.policy -}}
+{{- if kindIs "string" $policy }}{{ $policy = fromYaml $policy }}{{ end -}}
+{{- range $entry := (get $policy "deprecations" | default list) -}}
+{{- if and (eq (toString (get $entry "group")) "") (has "Pod" (get $entry "kinds" | default list)) -}}
+{{- $paths := get $entry "path" | default list -}}
+{{- if kindIs "string" $paths }}{{ $paths = list $paths }}{{ end -}}
+{{- if not $paths }}{{ $all = true }}{{ end -}}
+{{- range $path := $paths -}}
+{{- $m := regexFind `^metadata\.(labels|annotations)(\["[^"]+"\]|\.[A-Za-z_][A-Za-z0-9_]*)$` $path -}}
+{{- if not $m -}}
+{{- $all = true -}}
+{{- else -}}
+{{- $key := regexReplaceAll `^metadata\.(labels|annotations)(\["|\.)([^"]+)("\])?$` $path "${3}" -}}
+{{- if hasPrefix "metadata.labels" $path }}{{ $labels = append $labels $key }}{{ else }}{{ $annotations = append $annotations $key }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson (dict "labels" $labels "annotations" $annotations "all" $all) -}}
+{{- end -}}
+
+{{/* True when the object carries any of the given keys in metadata.labels or .annotations. Call with (dict "field" "labels" "keys" (list ...)). */}}
+{{- define "meshguard.cel.anyKey" -}}
+(has(object.metadata.{{ .field }}) && {{ toJson .keys }}.exists(k, k in object.metadata.{{ .field }}))
+{{- end -}}

@@ -5,7 +5,8 @@ import { parseApiVersion, type KubeObject } from '../../../src/kube.js';
 import { loadPolicyFile } from '../../../src/policy/load.js';
 import type { Policy, RuleSetting } from '../../../src/policy/types.js';
 import { RULE_IDS } from '../../../src/rules.js';
-import { VALIDATED_KINDS, validateObject, type ValidationInput } from '../../../src/validate/index.js';
+import { VALIDATED_KINDS, VALIDATORS, validateObject, type ValidationInput } from '../../../src/validate/index.js';
+import { podCheckKeys, podNeedsChecks } from '../../../src/validate/pod-checks.js';
 
 // Whatever a user sends, the whole dispatch (every validator, including those added later) must
 // return well-formed findings and never throw: a throw in a webhook is a 500, and with
@@ -242,5 +243,46 @@ describe('property: validateObject through the whole dispatch', () => {
     expect([...seen].filter((rule) => rule.startsWith('waypoint-')).sort()).toEqual(
       expect.arrayContaining(['waypoint-cross-namespace-denied', 'waypoint-for-mismatch', 'waypoint-in-use', 'waypoint-missing', 'waypoint-not-a-waypoint']),
     );
+  });
+});
+
+describe('property: a Pod CREATE without the keys of podCheckKeys is one no validator finds anything in', () => {
+  it('so the chart may leave it out of pods.validate.meshguard.io (and validateObject short-circuits it)', () => {
+    const pods = objectOf([{ group: '', kind: 'Pod' }]);
+    let checked = 0;
+    let found = 0;
+    fc.assert(
+      fc.property(pods, fc.array(objectOf(SNAPSHOT), { maxLength: 8 }), fc.boolean(), (pod, cluster, gatewaysServed) => {
+        const snapshot = new ClusterStore(cluster);
+        snapshot.setServed('Gateway', gatewaysServed);
+        const input: ValidationInput = { operation: 'CREATE', group: '', version: 'v1', kind: 'Pod', namespace: 'ns-a', name: 'app', object: pod };
+        const findings = VALIDATORS.flatMap((validate) => validate(input, { snapshot, policy }));
+        if (podNeedsChecks(pod, policy)) {
+          checked++;
+          if (findings.length) found++;
+        } else expect(findings).toEqual([]);
+      }),
+      { numRuns: 400 },
+    );
+    // Pods that carry the keys come up and do get findings: the property is not vacuous.
+    expect(checked).toBeGreaterThan(40);
+    expect(found).toBeGreaterThan(5);
+  });
+
+  it('reads the deprecation catalog: a label or annotation for Pods is a key, anything else sends every Pod', () => {
+    expect(podCheckKeys(policy)).toEqual({ labels: ['istio.io/use-waypoint'], annotations: ['istio.io/for-service-account'] });
+    const entry = { rule: 'removed-annotation', group: '', kinds: ['Pod'], versions: [], message: 'is gone', replacement: '', since: '1.31' };
+    const withPaths = (...path: string[]): Policy => ({ ...policy, deprecations: [...policy.deprecations, { ...entry, path }] });
+    expect(podCheckKeys(withPaths('metadata.labels["example.com/old"]', 'metadata.annotations.legacy'))).toEqual({
+      labels: ['istio.io/use-waypoint', 'example.com/old'],
+      annotations: ['istio.io/for-service-account', 'legacy'],
+    });
+    for (const other of ['spec.hostNetwork', 'metadata.annotations{}', '']) {
+      const custom = withPaths(other);
+      expect(podCheckKeys(custom), other).toBeUndefined();
+      expect(podNeedsChecks({ kind: 'Pod', metadata: { name: 'plain' } }, custom)).toBe(true);
+    }
+    // Entries for other kinds do not matter to Pods.
+    expect(podCheckKeys({ ...policy, deprecations: [{ ...entry, kinds: ['Service'], path: 'spec.type' }] })).toEqual({ labels: ['istio.io/use-waypoint'], annotations: [] });
   });
 });
