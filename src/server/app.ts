@@ -132,7 +132,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       const verdicts = webhook === 'validate' ? await regexes.forRequest(req) : undefined;
       const outcome = admit(req, opts.snapshot, opts.policy, verdicts);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      opts.metrics.record(webhook, req.kind.kind, req.operation, outcome, seconds);
+      opts.metrics.record(webhook, req.kind, req.operation, outcome, seconds);
       opts.log.info(auditRecord(webhook, req, outcome, seconds * 1000), 'admission decision');
       return admissionResponse(decoded.apiVersion, req.uid, outcome);
     });

@@ -1,7 +1,19 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Outcome } from '../admission/outcome.js';
+import { VALIDATED_KINDS } from '../validate/index.js';
 
 export type Webhook = 'mutate' | 'validate';
+
+/**
+ * The `kind` label: a kind meshguard judges, else `other`. The kind comes from the request, and a
+ * series per value a caller chooses would let anyone grow /metrics (and the memory behind it) without
+ * bound: 20,000 made-up kinds made 20,000 series, and a 4 MB kind name a 4 MB label. Every other
+ * label is meshguard's own (webhook, decoded operation, result, rule ids, modes).
+ */
+export function kindLabel(group: string, kind: string): string {
+  // Own keys only: a group named `constructor` must not reach Object.prototype.
+  return Object.hasOwn(VALIDATED_KINDS, group) && VALIDATED_KINDS[group].includes(kind) ? kind : 'other';
+}
 
 /** meshguard's Prometheus metrics, each in its own registry so tests and servers don't share state. */
 export function createMetrics() {
@@ -52,8 +64,8 @@ export function createMetrics() {
     invalid(webhook: Webhook) {
       requests.inc({ webhook, kind: '', operation: '', result: 'invalid' });
     },
-    record(webhook: Webhook, kind: string, operation: string, outcome: Outcome, seconds: number) {
-      requests.inc({ webhook, kind, operation, result: outcome.result });
+    record(webhook: Webhook, kind: { group: string; kind: string }, operation: string, outcome: Outcome, seconds: number) {
+      requests.inc({ webhook, kind: kindLabel(kind.group, kind.kind), operation, result: outcome.result });
       duration.observe({ webhook }, seconds);
       if (outcome.mode && outcome.modeRule) podModes.inc({ mode: outcome.mode, rule: outcome.modeRule });
       for (const f of outcome.findings) findings.inc({ rule: f.rule, severity: f.severity, result: f.result });
