@@ -6,6 +6,7 @@ import { annotationsOf, isRecord, labelsOf } from '../kube.js';
 import { ISTIO, WAYPOINT_CLASS } from '../labels.js';
 import { MESH_LISTENER } from '../validate/waypoint-gateway.js';
 import { workloadSelectorOf } from './inventory.js';
+import { MIGRATED_FROM } from './types.js';
 import type { NamespacePlan, Rewrite } from './verdict.js';
 
 export interface MigrationStep {
@@ -27,8 +28,6 @@ export interface MigrationOptions {
   trustDomain: string;
 }
 
-/** Set on the objects the plan writes, naming the policy each one replaces. */
-export const MIGRATED_FROM = 'meshguard.io/migrated-from';
 /** istiod names the waypoint's ServiceAccount after the Gateway unless this annotation says otherwise (gatewaycommon/deploymentcontroller.go). */
 const SERVICE_ACCOUNT_ANNOTATION = 'gateway.istio.io/service-account';
 
@@ -117,12 +116,12 @@ export function migrationFor(plan: NamespacePlan, snapshot: ClusterSnapshot, opt
   const principal = wp ? waypointPrincipal(snapshot, ns, wp.name, opts.trustDomain) : '';
   yamlStep('Apply the policies rewritten for the waypoint',
     'New objects beside the originals: the waypoint carries no traffic yet, and the sidecars keep enforcing the originals.',
-    plan.rewrites.map((r) => retargeted(r, ns)));
+    plan.rewrites.filter((r) => !r.done).map((r) => retargeted(r, ns)));
 
   // One via-waypoint policy per selector among the moved AuthorizationPolicies.
   const bySelector = new Map<string, { name: string; selector?: Record<string, unknown>; hasAllow: boolean }>();
   for (const r of plan.rewrites) {
-    if (r.kind !== 'AuthorizationPolicy') continue;
+    if (r.kind !== 'AuthorizationPolicy' || r.done) continue;
     const selector = workloadSelectorOf(r.object);
     const key = JSON.stringify(selector ?? null);
     const allow = (isRecord(r.object.spec) ? r.object.spec.action ?? 'ALLOW' : 'ALLOW') === 'ALLOW';
@@ -139,15 +138,17 @@ export function migrationFor(plan: NamespacePlan, snapshot: ClusterSnapshot, opt
   const after = plan.labelsAfter ?? before;
   const set = Object.entries(after).filter(([k, v]) => before[k] !== v).map(([k, v]) => `${k}=${v}`);
   const removed = Object.keys(before).filter((k) => !(k in after)).map((k) => `${k}-`);
-  manifests.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: after } });
-  steps.push({
-    title: 'Label the namespace',
-    why: wp
-      ? 'From here Services send their traffic through the waypoint, which enforces every rewritten rule with the client\'s identity; the sidecars still enforce the originals on what they receive, and new pods start in ambient.'
-      : 'New pods start in ambient; running pods keep their sidecars until restarted, and istio-cni never captures a pod that has one.',
-    commands: [`kubectl label namespace ${ns} ${[...set, ...removed].join(' ')} --overwrite`],
-    objects: [],
-  });
+  if (set.length || removed.length) {
+    manifests.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: after } });
+    steps.push({
+      title: 'Label the namespace',
+      why: wp
+        ? 'From here Services send their traffic through the waypoint, which enforces every rewritten rule with the client\'s identity; the sidecars still enforce the originals on what they receive, and new pods start in ambient.'
+        : 'New pods start in ambient; running pods keep their sidecars until restarted, and istio-cni never captures a pod that has one.',
+      commands: [`kubectl label namespace ${ns} ${[...set, ...removed].join(' ')} --overwrite`],
+      objects: [],
+    });
+  }
 
   yamlStep('Admit only the waypoint where only DENY policies moved',
     'Service traffic now comes through the waypoint, so this adds no denial for it, and it stops requests addressed straight to pods from skipping the waypoint\'s DENY rules.',

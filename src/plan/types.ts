@@ -66,3 +66,6 @@ export interface ModeCounts {
   ambient: number;
   none: number;
 }
+
+/** Set on the objects the plan writes, naming the object each one replaces or stands beside. */
+export const MIGRATED_FROM = 'meshguard.io/migrated-from';

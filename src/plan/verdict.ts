@@ -14,7 +14,7 @@ import { findRuleAttributes } from '../validate/l7-attributes.js';
 import { namespaceWaypoint } from '../validate/waypoint-gateway.js';
 import { Inventory, ownerOf, workloadsOf, workloadSelectorOf, type PlanKind } from './inventory.js';
 import { selects, targetsFor, type TargetRef } from './targets.js';
-import type { ModeCounts, PlanInput, PlanReason, ReasonId, Verdict, Workload } from './types.js';
+import { MIGRATED_FROM, type ModeCounts, type PlanInput, type PlanReason, type ReasonId, type Verdict, type Workload } from './types.js';
 
 /** A workload-selected object the plan rewrites with targetRefs to the waypoint. */
 export interface Rewrite {
@@ -22,6 +22,8 @@ export interface Rewrite {
   kind: PlanKind;
   name: string;
   targets: TargetRef[];
+  /** The rewrite exists already (an earlier run of the plan was applied): only deleting the original is left. */
+  done?: boolean;
 }
 
 export interface NamespacePlan {
@@ -110,7 +112,9 @@ function planNamespace(ns: string, snapshot: ClusterSnapshot, inventory: Invento
       `${w.pods} pod${one ? '' : 's'} of ${w.kind} ${w.name} keep${one ? 's' : ''} the sidecar: meshguard decides sidecar mode for ${one ? 'it' : 'them'} by rule ${rule}` +
       (rule === 'sidecar-only-feature' ? ` (annotations only a sidecar understands: ${pinned.join(', ')}).` : '.'));
   }
+  // What an earlier run of the plan wrote is part of the migration, not something to migrate.
   const affects = (obj: KubeObject) => {
+    if (annotationsOf(obj)[MIGRATED_FROM] !== undefined) return false;
     const selector = workloadSelectorOf(obj);
     return selector === undefined || movingPods.some((p) => selects(selector, p));
   };
@@ -225,8 +229,18 @@ function planNamespace(ns: string, snapshot: ClusterSnapshot, inventory: Invento
     }
   }
 
+  // Mid-migration (the waypoint exists, the namespace uses it, every rewrite is applied): what is left
+  // is restarting the workloads and deleting the originals, so the namespace is ready.
+  const rewrittenAs = (r: Rewrite) =>
+    inventory.of(ns, r.kind).some((o) => annotationsOf(o)[MIGRATED_FROM] === r.name && hasTargetRefs(isRecord(o.spec) ? o.spec : {}));
+  for (const r of rewrites) r.done = rewrittenAs(r);
+  const inPlace =
+    waypointWanted && labels[ISTIO.useWaypoint] === waypointName && !!snapshot.gateway(ns, waypointName) && rewrites.every((r) => r.done);
+  if (inPlace)
+    for (const r of reasons)
+      if (r.effect === 'waypoint') Object.assign(r, { effect: 'note', message: `${r.message} Done: the namespace uses waypoint ${waypointName}${rewrites.some((w) => w.name === r.object.name) ? ', and the rewrite is applied' : ''}.` });
   const blocked = reasons.some((r) => r.effect === 'blocks') || movingPods.length === 0 && sidecarPods.length > 0;
-  const verdict: Verdict = blocked ? 'stays-sidecar' : waypointWanted ? 'needs-waypoint' : 'ready';
+  const verdict: Verdict = blocked ? 'stays-sidecar' : waypointWanted && !inPlace ? 'needs-waypoint' : 'ready';
   const sorted = reasons.sort((a, b) => effectOrder[a.effect] - effectOrder[b.effect]);
   if (blocked) return { ...base, verdict, reasons: sorted };
   const after = { sidecar: now.sidecar - movingPods.length, ambient: now.ambient + movingPods.length, none: now.none };

@@ -176,3 +176,28 @@ describe('authz evaluator and ztunnelView (authorization.go handleRule, Istio 1.
     expect(when.spec.rules).toEqual([]);
   });
 });
+
+describe('re-planning a namespace mid-migration', () => {
+  it('after the waypoint, the rewrites and the labels are applied, the namespace is ready: restart, then delete the originals', () => {
+    const policies = cases[4].policies;
+    const first = migrate(policies);
+    const applied = first.migration!.manifests.filter((m) => m.kind !== 'Namespace');
+    const labelled = ns('shop', first.plan.labelsAfter);
+    const objects = [labelled, ...pods, service('shop', 'web'), service('shop', 'api'), service('shop', 'db'), ...policies, ...applied];
+    const inp = input(objects);
+    const [plan] = planNamespaces(inp, policy);
+    expect(plan.verdict).toBe('ready');
+    expect(plan.reasons.every((r) => r.effect === 'note')).toBe(true);
+    const migration = migrationFor(plan, inp.snapshot, { trustDomain: 'cluster.local' })!;
+    expect(migration.manifests).toEqual([]);
+    expect(migration.steps.map((s) => s.title)).toEqual(['Restart the workloads', 'Delete the original policies']);
+    expect(migration.steps[1].commands).toEqual(['kubectl delete authorizationpolicy api-no-delete -n shop', 'kubectl delete authorizationpolicy web-from-api -n shop']);
+  });
+
+  it('a rewrite applied without the namespace label is not done yet', () => {
+    const policies = cases[4].policies;
+    const first = migrate(policies);
+    const inp = input([...base, ...policies, ...first.migration!.manifests.filter((m) => m.kind !== 'Namespace')]);
+    expect(planNamespaces(inp, policy)[0].verdict).toBe('needs-waypoint');
+  });
+});
