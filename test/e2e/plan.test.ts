@@ -4,6 +4,7 @@
 // once its pods are restarted without sidecars and the originals deleted, already ambient.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { V1Pod } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { RESOURCES } from '../../src/cluster/resources.js';
 import type { KubeObject } from '../../src/kube.js';
@@ -14,7 +15,8 @@ import { clients } from './control-plane.js';
 import { CLI, createNamespace } from './meshguard-process.js';
 
 const cp = inject('controlPlane');
-const { core, custom, raw } = clients(cp);
+const api = clients(cp);
+const { core, custom } = api;
 const NS = { ready: 'plan-ready', waypoint: 'plan-waypoint', sidecar: 'plan-sidecar' } as const;
 const run = promisify(execFile);
 
@@ -25,7 +27,7 @@ async function plan(): Promise<PlanReport> {
 }
 
 /** A pod of a Deployment, as the injector leaves it (sidecar) or as it comes back after a restart. */
-function pod(app: string, i: number, sidecar: boolean): KubeObject {
+function pod(app: string, i: number, sidecar: boolean): V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -68,7 +70,7 @@ async function applyPlan(ns: PlanReport['namespaces'][number], dryRun: boolean) 
   const query = `?fieldManager=meshguard-plan&force=true${dryRun ? '&dryRun=All' : ''}`;
   for (const step of ns.steps) {
     for (const obj of step.objects) {
-      const res = await raw('PATCH', pathOf(obj) + query, obj, 'application/apply-patch+yaml');
+      const res = await api.raw('PATCH', pathOf(obj) + query, obj, 'application/apply-patch+yaml');
       expect(res.status, `${step.title}: ${obj.kind} ${obj.metadata!.name}: ${res.text}`).toBeLessThan(300);
     }
     for (const command of step.commands) {
@@ -79,7 +81,7 @@ async function applyPlan(ns: PlanReport['namespaces'][number], dryRun: boolean) 
         if (change.endsWith('-')) labels[change.slice(0, -1)] = null;
         else labels[change.slice(0, change.indexOf('='))] = change.slice(change.indexOf('=') + 1);
       }
-      const res = await raw('PATCH', `/api/v1/namespaces/${label[1]}${dryRun ? '?dryRun=All' : ''}`, { metadata: { labels } }, 'application/merge-patch+json');
+      const res = await api.raw('PATCH', `/api/v1/namespaces/${label[1]}${dryRun ? '?dryRun=All' : ''}`, { metadata: { labels } }, 'application/merge-patch+json');
       expect(res.status, res.text).toBe(200);
     }
   }
@@ -147,7 +149,7 @@ describe('meshguard plan --kubeconfig', () => {
     ]);
     await applyPlan(ns, true);
     // A dry-run leaves nothing behind.
-    expect((await raw('GET', `/apis/gateway.networking.k8s.io/v1/namespaces/${NS.waypoint}/gateways/waypoint`)).status).toBe(404);
+    expect((await api.raw('GET', `/apis/gateway.networking.k8s.io/v1/namespaces/${NS.waypoint}/gateways/waypoint`)).status).toBe(404);
     await applyPlan(ns, false);
     const labels = (await core.readNamespace({ name: NS.waypoint })).metadata!.labels!;
     expect(labels).toMatchObject({ 'istio.io/dataplane-mode': 'ambient', 'istio.io/use-waypoint': 'waypoint' });
