@@ -44,7 +44,7 @@ export async function* listPages(kc: KubeConfig, path: string, o: ListOptions = 
     const items = Array.isArray(list.items) ? list.items.filter(isRecord) : [];
     const metadata = isRecord(list.metadata) ? list.metadata : {};
     token = typeof metadata.continue === 'string' && metadata.continue ? metadata.continue : undefined;
-    yield items as KubeObject[];
+    yield items;
   } while (token);
 }
 

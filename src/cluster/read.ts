@@ -5,7 +5,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../kube.js';
 import { namespaceOf, parseApiVersion } from '../kube.js';
-import { manifestFiles, readManifests, storeFromDirectory, type ManifestDoc } from './from-files.js';
+import { readFile } from 'node:fs/promises';
+import { ManifestError, manifestFiles, parseManifests, storeFromDirectory, type ManifestDoc } from './from-files.js';
 import { ListError, listPages, type ListOptions, type ReadFailure } from './list-pages.js';
 import { apiVersionOf, RESOURCES, resourceName, snapshotKindOfResource, type Resource } from './resources.js';
 import { ClusterStore, SNAPSHOT_KINDS } from './snapshot.js';
@@ -119,14 +120,22 @@ export function readClusterFiles(paths: string[], o: Pick<ReadOptions, 'namespac
     async *objects() {
       for (const file of files) {
         const page: ReadObject[] = [];
-        for (const { object, file: f, line, fieldLine } of readManifests([file])) {
-          const resource = resourceOf(object, o.resources ?? RESOURCES);
-          if (resource && selected(object, resource)) page.push({ object, resource, origin: { file: f, line, fieldLine } });
+        for (const doc of parseManifests(await readManifestText(file), file)) {
+          const resource = resourceOf(doc.object, o.resources ?? RESOURCES);
+          if (resource && selected(doc.object, resource)) page.push({ object: doc.object, resource, origin: doc });
         }
         if (page.length) yield page;
       }
     },
   };
+}
+
+async function readManifestText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ManifestError(file, 0, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 function resourceOf(object: KubeObject, resources: readonly Resource[]): Resource | undefined {

@@ -20,7 +20,7 @@ describe('RESOURCES', () => {
 });
 
 describe('readClusterFiles', () => {
-  it('fills the snapshot from every file, all kinds served, before the objects', async () => {
+  it('fills the snapshot from every file, all kinds served, before the objects', () => {
     const read = readClusterFiles(['examples/corpus']);
     for (const kind of SNAPSHOT_KINDS) expect(read.snapshot.has(kind)).toBe(true);
     expect(read.snapshot.gateway('bookinfo', 'waypoint')).toBeDefined();
