@@ -1,7 +1,10 @@
 import { RESOURCES, type Resource } from '../cluster/resources.js';
 import type { KubeObject } from '../kube.js';
-import { isRecord, labelsOf, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
+import { isRecord, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
+import { ownerOf } from '../workload-owner.js';
 import type { Workload } from './types.js';
+
+export { ownerOf };
 
 const JUDGED_KINDS = ['Namespace', 'Pod', 'AuthorizationPolicy', 'VirtualService', 'DestinationRule', 'Sidecar'] as const;
 export type PlanKind =
@@ -58,19 +61,6 @@ export class Inventory {
   namespaces(): string[] {
     return [...this.byNs.keys()].filter((ns) => ns !== '');
   }
-}
-
-/**
- * The workload that owns a pod: a ReplicaSet's pods belong to the Deployment whose name the
- * ReplicaSet carries before its `-<pod-template-hash>` suffix; a pod without a controller is its own.
- */
-export function ownerOf(pod: KubeObject): { kind: string; name: string } {
-  const refs = isRecord(pod.metadata) && Array.isArray(pod.metadata.ownerReferences) ? pod.metadata.ownerReferences : [];
-  const ref: unknown = refs.find((r) => isRecord(r) && r.controller === true) ?? refs.find(isRecord);
-  if (!isRecord(ref) || typeof ref.kind !== 'string' || typeof ref.name !== 'string') return { kind: 'Pod', name: nameOf(pod) ?? '' };
-  const hash = labelsOf(pod)['pod-template-hash'];
-  if (ref.kind === 'ReplicaSet' && hash && ref.name.endsWith(`-${hash}`)) return { kind: 'Deployment', name: ref.name.slice(0, -hash.length - 1) };
-  return { kind: ref.kind, name: ref.name };
 }
 
 /** Pods grouped by owning workload, sorted by kind and name. */
