@@ -5,7 +5,7 @@ import { loadPolicyFile, PolicyError, withIstioVersion } from '../policy/load.js
 import { FORMATS, formatReport, type Format } from './format.js';
 import { checkManifests } from './run.js';
 
-const CHECK_USAGE = `Usage: meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json] PATH...
+const CHECK_USAGE = `Usage: meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json|sarif] PATH...
 
 Checks Kubernetes manifests with the rules the meshguard webhooks apply at admission time.
 PATH is a file or a directory (read recursively for .yaml, .yml and .json); "-" reads stdin,
@@ -15,7 +15,7 @@ Options:
   --policy FILE    policy file (default: the policy shipped with meshguard)
   --istio-version V  judge for this Istio version (1.22 to 1.31), instead of the
                    policy's istioVersion (default 1.31)
-  --format FORMAT  text (default) or json
+  --format FORMAT  text (default), json, or sarif (SARIF 2.1.0, for code-scanning tools)
   -h, --help       show this help
 
 Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage error or unreadable input.

@@ -1,10 +1,13 @@
+import { toSarif } from '../sarif.js';
 import type { CheckReport, ObjectRef } from './run.js';
 
-export const FORMATS = ['text', 'json'] as const;
+export const FORMATS = ['text', 'json', 'sarif'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export function formatReport(report: CheckReport, format: Format): string {
-  return format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatText(report);
+  if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
+  if (format === 'sarif') return toSarif(report.findings.map((f) => ({ ...f, object: object(f) })));
+  return formatText(report);
 }
 
 /**

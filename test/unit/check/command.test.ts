@@ -31,7 +31,7 @@ describe('exit codes', () => {
     ['--help', 0, ['--help']],
     ['no path', 2, []],
     ['an unknown option', 2, ['--fix', 'examples/corpus']],
-    ['an unknown format', 2, ['--format', 'sarif', 'examples/corpus']],
+    ['an unknown format', 2, ['--format', 'html', 'examples/corpus']],
     ['a missing file', 2, [join(dir, 'nope.yaml')]],
     ['a bad policy file', 2, ['--policy', file('bad-policy.yaml', 'clusterDefaultMode: sidecarless\n'), 'examples/corpus']],
     ['an Istio version meshguard does not know', 2, ['--istio-version', '1.40', 'examples/corpus']],
@@ -126,7 +126,29 @@ describe('output', () => {
 
   it('--help prints the usage on stdout', async () => {
     const { stdout, stderr } = await run(['-h']);
-    expect(stdout).toMatch(/^Usage: meshguard check \[--policy FILE\] \[--istio-version 1\.N\] \[--format text\|json\] PATH\.\.\./);
+    expect(stdout).toMatch(/^Usage: meshguard check \[--policy FILE\] \[--istio-version 1\.N\] \[--format text\|json\|sarif\] PATH\.\.\./);
     expect(stderr).toBe('');
+  });
+});
+
+describe('sarif', () => {
+  it('check --format sarif: one result per finding, at its file and line', async () => {
+    const { code, stdout } = await run(['--format', 'sarif', 'examples/bad/waypoints.yaml']);
+    expect(code).toBe(1);
+    const { version, runs } = JSON.parse(stdout);
+    expect(version).toBe('2.1.0');
+    expect(runs[0].results).toContainEqual({
+      ruleId: 'waypoint-missing',
+      ruleIndex: expect.any(Number),
+      level: 'error',
+      message: { text: expect.stringMatching(/^\[waypoint-missing\] istio.io\/use-waypoint="waypiont"/) },
+      locations: [
+        {
+          physicalLocation: { artifactLocation: { uri: 'examples/bad/waypoints.yaml' }, region: { startLine: 96 } },
+          logicalLocations: [{ fullyQualifiedName: 'Service shop/cart', kind: 'resource' }],
+        },
+      ],
+    });
+    expect(runs[0].results).toHaveLength(7);
   });
 });
