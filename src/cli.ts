@@ -12,7 +12,9 @@ Usage:
   meshguard serve [--port 8443] [--metrics-port 9090] [--tls-cert FILE --tls-key FILE]
                   [--policy FILE] [--istio-version 1.N] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
                   [--shutdown-delay 5s] [--max-connections 1000]
-  meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json] PATH...
+  meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json|sarif] PATH...
+  meshguard audit [--kubeconfig FILE | --cluster-state DIR] [--namespace NS]... [--policy FILE]
+                  [--format text|json|sarif] [--fail-on error|warning|never]
   meshguard plan [--kubeconfig FILE | --cluster-state PATH...] [--namespace NS]... [--format text|json|html] [--out FILE]
   meshguard certs --out DIR [--dns NAME,...] [--ip ADDR,...]
 `;
@@ -25,6 +27,10 @@ async function main(argv: string[]): Promise<number> {
     case 'check': {
       const { runCheck } = await import('./check/command.js');
       return runCheck(rest);
+    }
+    case 'audit': {
+      const { runAudit } = await import('./cluster-audit/command.js');
+      return runAudit(rest);
     }
     case 'plan': {
       const { runPlan } = await import('./plan/command.js');

@@ -13,6 +13,7 @@ export const RULES = {
   'dataplane-mode-conflict': 'error',
   'deprecated-inject-annotation': 'warning',
   'decision-annotation-reserved': 'error',
+  'pod-mode-drift': 'warning',
   // AuthorizationPolicy
   'authz-l7-needs-waypoint': 'error',
   'authz-target-not-found': 'error',

@@ -1,3 +1,5 @@
+import type { ManifestDoc } from '../cluster/from-files.js';
+
 /**
  * Splits a finding path such as `spec.listeners[0].port` or `metadata.labels["istio.io/use-waypoint"]`
  * into map keys and array indexes. Parsing stops at anything else (e.g. a catalog's `[]`), so the
@@ -24,4 +26,14 @@ function parseQuoted(quoted: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The line of the deepest part of the path that exists in the file, else the document's. */
+export function lineOf(doc: Pick<ManifestDoc, 'line' | 'fieldLine'>, path: string): number {
+  const segments = pathSegments(path);
+  for (let n = segments.length; n > 0 && doc.fieldLine; n--) {
+    const line = doc.fieldLine(segments.slice(0, n));
+    if (line !== undefined) return line;
+  }
+  return doc.line;
 }

@@ -12,7 +12,7 @@ import { enforcementFor, namespaceConfig } from '../policy/namespace-config.js';
 import type { Mode, Policy, Severity } from '../policy/types.js';
 import type { RuleId } from '../rules.js';
 import { validateObject } from '../validate/index.js';
-import { pathSegments } from './field-path.js';
+import { lineOf } from './field-path.js';
 import { podTargets } from './pod-templates.js';
 
 /** Which object in which file; the fields every finding and mode carries. */
@@ -116,14 +116,4 @@ function checkObject(doc: ManifestDoc, snapshot: ClusterSnapshot, policy: Policy
     report.modes.push({ ...ref, line: lineOf(doc, path), path, mode: decision.mode, rule: decision.rule });
   }
   return true;
-}
-
-/** The line of the deepest part of the path that exists in the file, else the document's. */
-function lineOf(doc: ManifestDoc, path: string): number {
-  const segments = pathSegments(path);
-  for (let n = segments.length; n > 0 && doc.fieldLine; n--) {
-    const line = doc.fieldLine(segments.slice(0, n));
-    if (line !== undefined) return line;
-  }
-  return doc.line;
 }
