@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { kubeConfig } from '../cluster/kubeconfig.js';
 import { ManifestError } from '../cluster/from-files.js';
 import { readClusterFiles, readLiveCluster, type ClusterRead } from '../cluster/read.js';
 import { loadPolicyFile, PolicyError } from '../policy/load.js';
@@ -88,6 +87,8 @@ class KubeconfigError extends Error {}
 
 async function openCluster(kubeconfig: string | undefined, dirs: string[] | undefined, namespaces: string[]): Promise<ClusterRead | string> {
   if (dirs) return readClusterFiles(dirs, { namespaces });
+  // @kubernetes/client-node is loaded for live reads only.
+  const { kubeConfig } = await import('../cluster/kubeconfig.js');
   let kc;
   try {
     kc = kubeConfig(kubeconfig);

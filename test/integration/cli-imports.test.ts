@@ -24,7 +24,7 @@ process.on('exit', () => writeFileSync(process.env.MESHGUARD_IMPORTS_OUT, seen.j
 
 /** The modules a CLI run loaded (file URLs and node: builtins). */
 function modulesLoadedBy(args: string[]): { status: number | null; modules: string[] } {
-  const out = join(dir, `modules-${args[0]}.txt`);
+  const out = join(dir, `modules-${args.join('-').replace(/[^\w.-]/g, '_')}.txt`);
   const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(RECORDER)}`, CLI, ...args], {
     cwd: REPO,
     encoding: 'utf8',
@@ -42,6 +42,17 @@ describe('what each command loads', () => {
     expect(modules.some((m) => m.endsWith('/dist/check/command.js'))).toBe(true);
     expect(modules.some((m) => m.endsWith('/dist/validate/index.js'))).toBe(true);
     expect(modules.filter((m) => SERVER_STACK.test(m))).toEqual([]);
+  });
+
+  it('audit loads neither the server nor pino, prom-client or Fastify; client-node only for a live read', () => {
+    const files = modulesLoadedBy(['audit', '--cluster-state', 'examples/cluster']);
+    expect(files.status).toBe(0);
+    expect(files.modules.some((m) => m.endsWith('/dist/cluster-audit/command.js'))).toBe(true);
+    expect(files.modules.filter((m) => SERVER_STACK.test(m))).toEqual([]);
+    const live = modulesLoadedBy(['audit', '--kubeconfig', join(dir, 'no-such-kubeconfig')]);
+    expect(live.status).toBe(2);
+    expect(live.modules.some((m) => m.includes('/node_modules/@kubernetes/client-node/'))).toBe(true);
+    expect(live.modules.filter((m) => SERVER_STACK.test(m) && !m.includes('/@kubernetes/client-node/'))).toEqual([]);
   });
 
   it('certs, by contrast, loads server/tls.js (the recorder sees server modules when they load)', () => {
