@@ -4,7 +4,7 @@
 // always a well-formed response, every patch applies to the original object, and the labels after
 // patching are the ones of the decided mode. Used by `npm run fuzz` (bench/fuzz.mjs) and, in a short
 // run, by test/unit/admission/fuzz.test.ts. Plain erasable TypeScript: Node runs it as it is.
-import fastJsonPatch from 'fast-json-patch';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
 
 const { applyPatch } = fastJsonPatch;
 
@@ -177,18 +177,26 @@ function istioObject(r: Rng, ns: string): { group: string; version: string; kind
   }
 }
 
+type Obj = Record<string, unknown>;
+/** `value` when it is a JSON object, else undefined. */
+const obj = (value: unknown): Obj | undefined => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Obj) : undefined);
+
 /** Replaces (or removes) one field at a random place of the review, envelope fields most often. */
-function bend(r: Rng, review: Record<string, any>) {
-  const req = review.request;
-  const targets: Array<[Record<string, any>, string]> = [
+function bend(r: Rng, review: Obj) {
+  const req = obj(review.request) ?? {};
+  const targets: Array<[Obj, string]> = [
     [review, 'apiVersion'], [review, 'kind'], [req, 'uid'], [req, 'kind'], [req, 'operation'], [req, 'name'], [req, 'namespace'],
     [req, 'userInfo'], [req, 'requestKind'], [req, 'subResource'], [req, 'dryRun'], [req, 'object'], [req, 'oldObject'], [req, 'resource'],
   ];
-  if (req.kind && typeof req.kind === 'object') targets.push([req.kind, 'group'], [req.kind, 'version'], [req.kind, 'kind'], [req.kind, 'group']);
-  const meta = req.object?.metadata;
-  if (meta && typeof meta === 'object') targets.push([meta, 'labels'], [meta, 'annotations'], [meta, 'name'], [meta, 'generateName'], [meta, 'namespace'], [meta, 'ownerReferences']);
-  if (meta?.labels && typeof meta.labels === 'object') targets.push([meta.labels, r.pick(MODE_KEYS)], [meta.labels, r.pick(PROTO_NAMES)]);
-  if (req.object?.spec && typeof req.object.spec === 'object') targets.push([req.object, 'spec'], [req.object.spec, r.pick(['rules', 'http', 'targetRefs', 'selector', 'containers'])]);
+  const kind = obj(req.kind);
+  if (kind) targets.push([kind, 'group'], [kind, 'version'], [kind, 'kind'], [kind, 'group']);
+  const object = obj(req.object);
+  const meta = obj(object?.metadata);
+  if (meta) targets.push([meta, 'labels'], [meta, 'annotations'], [meta, 'name'], [meta, 'generateName'], [meta, 'namespace'], [meta, 'ownerReferences']);
+  const labels = obj(meta?.labels);
+  if (labels) targets.push([labels, r.pick(MODE_KEYS)], [labels, r.pick(PROTO_NAMES)]);
+  const spec = obj(object?.spec);
+  if (object && spec) targets.push([object, 'spec'], [spec, r.pick(['rules', 'http', 'targetRefs', 'selector', 'containers'])]);
   const [holder, key] = r.pick(targets);
   if (r.chance(0.08)) delete holder[key];
   else withOwnKey(holder, key, hostile(r));
@@ -197,7 +205,7 @@ function bend(r: Rng, review: Record<string, any>) {
 export interface FuzzCase {
   url: '/mutate' | '/validate';
   payload: string;
-  review: Record<string, any>;
+  review: Obj;
 }
 
 /** The `index`-th review of the run seeded `seed`: the same seed and index give the same review. */
@@ -214,7 +222,7 @@ export function fuzzCase(seed: number, index: number): FuzzCase {
     if (request.operation === 'UPDATE') request.oldObject = structuredClone(request.object);
     if (request.operation === 'DELETE') [request.oldObject, request.object] = [request.object, null];
   }
-  const review: Record<string, any> = {
+  const review: Obj = {
     apiVersion: r.chance(0.9) ? 'admission.k8s.io/v1' : 'admission.k8s.io/v1beta1',
     kind: 'AdmissionReview',
     request: { uid: `fuzz-${seed}-${index}`, userInfo: { username: 'fuzz' }, dryRun: false, ...request },
@@ -228,9 +236,9 @@ export function fuzzCase(seed: number, index: number): FuzzCase {
 /** Checks one answer; returns what is wrong with it, or undefined. */
 export function checkAnswer(c: FuzzCase, answer: Answer, opts: FuzzOptions): { problem?: string; serverError?: boolean; patched?: boolean; patchFailed?: boolean; modeMismatch?: boolean } {
   if (answer.status >= 500) return { problem: `status ${answer.status}`, serverError: true };
-  let body: any;
+  let body: Obj | undefined;
   try {
-    body = JSON.parse(answer.body);
+    body = obj(JSON.parse(answer.body));
   } catch {
     return { problem: `status ${answer.status} with a body that is not JSON` };
   }
@@ -238,28 +246,30 @@ export function checkAnswer(c: FuzzCase, answer: Answer, opts: FuzzOptions): { p
     if (answer.status < 400 || typeof body?.message !== 'string') return { problem: `status ${answer.status} without an error message` };
     return {};
   }
-  const sent = JSON.parse(c.payload);
-  const res = body?.response;
+  const sent = obj(JSON.parse(c.payload)) ?? {};
+  const request = obj(sent.request);
+  const res = obj(body?.response);
   if (body?.kind !== 'AdmissionReview' || body.apiVersion !== sent.apiVersion) return { problem: 'not an AdmissionReview of the request apiVersion' };
-  if (!res || res.uid !== sent.request?.uid || typeof res.allowed !== 'boolean') return { problem: 'response without the echoed uid or allowed' };
-  if (!res.allowed && (res.status?.code !== 403 || typeof res.status?.message !== 'string' || !res.status.message.startsWith('['))) return { problem: 'denial without code 403 and a [rule-id] message' };
+  if (!res || res.uid !== request?.uid || typeof res.allowed !== 'boolean') return { problem: 'response without the echoed uid or allowed' };
+  const status = obj(res.status);
+  if (!res.allowed && (status?.code !== 403 || typeof status.message !== 'string' || !status.message.startsWith('['))) return { problem: 'denial without code 403 and a [rule-id] message' };
   if (res.warnings !== undefined && (!Array.isArray(res.warnings) || res.warnings.some((w: unknown) => typeof w !== 'string'))) return { problem: 'warnings that are not strings' };
-  const mode = res.auditAnnotations?.mode;
-  const object = sent.request?.object;
-  let labels: Record<string, unknown> | undefined = object?.metadata?.labels;
+  const mode = obj(res.auditAnnotations)?.mode;
+  let labels = obj(obj(obj(request?.object)?.metadata)?.labels);
   if (res.patch !== undefined) {
-    if (!res.allowed || res.patchType !== 'JSONPatch') return { problem: 'a patch without patchType JSONPatch, or on a denial' };
-    let patched: any;
+    if (!res.allowed || res.patchType !== 'JSONPatch' || typeof res.patch !== 'string') return { problem: 'a patch without patchType JSONPatch, or on a denial' };
+    let patched: unknown;
     try {
-      const ops = JSON.parse(Buffer.from(res.patch, 'base64').toString('utf8'));
+      const ops = JSON.parse(Buffer.from(res.patch, 'base64').toString('utf8')) as Operation[];
       // Applied in place to a fresh parse of what was sent: cloning a deeply nested object would overflow.
-      patched = applyPatch(JSON.parse(c.payload).request.object, ops, true, true).newDocument;
+      const original = obj(obj(JSON.parse(c.payload))?.request)?.object;
+      patched = applyPatch(original, ops, true, true).newDocument;
     } catch (err) {
       return { problem: `patch does not apply: ${(err as Error).message.slice(0, 200)}`, patched: true, patchFailed: true };
     }
-    labels = patched?.metadata?.labels;
+    labels = obj(obj(obj(patched)?.metadata)?.labels);
   }
-  if (typeof mode === 'string' && res.allowed && !opts.auditNamespaces.includes(sent.request?.namespace)) {
+  if (typeof mode === 'string' && res.allowed && !opts.auditNamespaces.includes(request?.namespace as string)) {
     const want = opts.modeLabels[mode];
     const wrong = !want || Object.entries(want).some(([k, v]) => !labels || !Object.hasOwn(labels, k) || labels[k] !== v);
     if (wrong) return { problem: `labels after patching do not match mode ${mode}`, patched: res.patch !== undefined, modeMismatch: true };
