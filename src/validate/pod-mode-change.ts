@@ -3,6 +3,7 @@
 // its enablement selectors and adds the pod to ztunnel's capture or removes it (Istio 1.31
 // cni/pkg/nodeagent/informers.go reconcilePod, cni/pkg/util/enablement_selector.go Matches; the default
 // selectors are `istio.io/dataplane-mode` on the pod or its namespace, with `none` opting out).
+import { clientText, quoted } from '../client-text.js';
 import { finding, type Finding } from '../findings.js';
 import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf } from '../kube.js';
 import { ISTIO, MESHGUARD } from '../labels.js';
@@ -18,7 +19,8 @@ export const MODE_ANNOTATION_KEYS: readonly string[] = [MESHGUARD.modeOverride, 
 
 const changed = (now: Record<string, string>, before: Record<string, string>, key: string) =>
   Object.hasOwn(now, key) !== Object.hasOwn(before, key) || now[key] !== before[key];
-const shown = (map: Record<string, string>, key: string) => (Object.hasOwn(map, key) ? `"${map[key]}"` : '(absent)');
+// Client values are bounded and escaped (src/client-text.ts) before they reach a message.
+const shown = (map: Record<string, string>, key: string) => (Object.hasOwn(map, key) ? quoted(map[key]) : '(absent)');
 
 /**
  * An UPDATE that changes the mode labels or annotations is judged by the same mode rules as a CREATE
@@ -33,12 +35,12 @@ export const validatePodModeChange: Validator = (input, { snapshot, policy }) =>
   if (!isRecord(object) || !isRecord(oldObject)) return [];
   const [labels, oldLabels] = [labelsOf(object), labelsOf(oldObject)];
   const [annotations, oldAnnotations] = [annotationsOf(object), annotationsOf(oldObject)];
-  const name = input.name ?? nameOf(object) ?? 'NAME';
+  const name = clientText(input.name ?? nameOf(object) ?? 'NAME');
   const findings: Array<Finding | undefined> = [];
 
   if (changed(annotations, oldAnnotations, MESHGUARD.decision)) {
     const fix = Object.hasOwn(oldAnnotations, MESHGUARD.decision)
-      ? `Keep it as it was (kubectl annotate pod ${name} ${MESHGUARD.decision}=${oldAnnotations[MESHGUARD.decision]} --overwrite)`
+      ? `Keep it as it was (kubectl annotate pod ${name} ${MESHGUARD.decision}=${clientText(oldAnnotations[MESHGUARD.decision])} --overwrite)`
       : `Remove it (kubectl annotate pod ${name} ${MESHGUARD.decision}-)`;
     findings.push(
       finding(policy, 'decision-annotation-reserved', `metadata.annotations["${MESHGUARD.decision}"]`,
@@ -54,7 +56,7 @@ export const validatePodModeChange: Validator = (input, { snapshot, policy }) =>
   if (!ns.allowModeOverride)
     for (const key of labelChanges) {
       const fix = Object.hasOwn(oldLabels, key)
-        ? `kubectl label pod ${name} ${key}=${oldLabels[key]} --overwrite`
+        ? `kubectl label pod ${name} ${key}=${clientText(oldLabels[key])} --overwrite`
         : `kubectl label pod ${name} ${key}-`;
       findings.push(
         finding(policy, 'mode-override-forbidden', `metadata.labels["${key}"]`,

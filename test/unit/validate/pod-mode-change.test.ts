@@ -78,6 +78,18 @@ describe('validatePodModeChange: pod UPDATEs judged by the mode rules', () => {
     );
   });
 
+  it('bounds what it copies from the pod into a message', () => {
+    const huge = 'x'.repeat(100_000);
+    const before = admitted({ ...AMBIENT, 'istio.io/dataplane-mode': huge }, { 'meshguard.io/decision': huge });
+    const after = relabelled(before, { 'istio.io/dataplane-mode': `${huge}y` }, { 'meshguard.io/decision': `${huge}\u2028y` });
+    const findings = validatePodModeChange({ ...update('locked', before, after), name: huge }, ctx);
+    expect(findings.map((f) => f.rule)).toEqual(['decision-annotation-reserved', 'dataplane-mode-invalid', 'mode-override-forbidden']);
+    for (const f of findings) {
+      expect(f.message.length, f.rule).toBeLessThan(2_000);
+      expect(f.message).not.toMatch(/\u2028/);
+    }
+  });
+
   it('looks at UPDATEs of Pods only', () => {
     const changed = relabelled(old, { 'istio.io/dataplane-mode': 'none' });
     expect(rules(update('locked', old, changed, 'CREATE'))).toEqual([]);
