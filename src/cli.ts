@@ -14,7 +14,7 @@ Usage:
                   [--shutdown-delay 5s] [--max-connections 1000]
   meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json|sarif] PATH...
   meshguard audit [--kubeconfig FILE | --cluster-state DIR] [--namespace NS]... [--policy FILE]
-                  [--format text|json|sarif] [--fail-on error|warning|never]
+                  [--istio-version 1.N] [--format text|json|sarif] [--fail-on error|warning|never]
   meshguard plan [--kubeconfig FILE | --cluster-state PATH...] [--namespace NS]... [--format text|json|html] [--out FILE]
   meshguard certs --out DIR [--dns NAME,...] [--ip ADDR,...]
 `;

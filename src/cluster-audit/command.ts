@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { ManifestError } from '../cluster/from-files.js';
 import { readClusterFiles, readLiveCluster, type ClusterRead } from '../cluster/read.js';
-import { loadPolicyFile, PolicyError } from '../policy/load.js';
+import { loadPolicyFile, PolicyError, withIstioVersion } from '../policy/load.js';
 import { AUDIT_FORMATS, formatAudit, type AuditFormat } from './format.js';
 import { auditCluster, type AuditReport } from './run.js';
 
 const AUDIT_USAGE = `Usage: meshguard audit [--kubeconfig FILE | --cluster-state DIR] [--namespace NS]... [--policy FILE]
-                       [--format text|json|sarif] [--fail-on error|warning|never]
+                       [--istio-version 1.N] [--format text|json|sarif] [--fail-on error|warning|never]
 
 Evaluates every object already in a cluster (Pods, Namespaces, Services, ServiceEntries, Gateways,
 GatewayClasses, AuthorizationPolicies, VirtualServices, DestinationRules, Sidecars) with the rules the
@@ -18,6 +18,7 @@ Options:
   --cluster-state DIR   read manifests instead (e.g. a kubectl get -o yaml dump); repeatable
   --namespace NS        only this namespace; repeatable (default: all)
   --policy FILE         policy file (default: the policy shipped with meshguard)
+  --istio-version V     judge for this Istio version (1.22 to 1.31) instead of the policy's istioVersion
   --format FORMAT       text (default, grouped by namespace), json, or sarif (SARIF 2.1.0)
   --fail-on LEVEL       exit 1 on findings of this severity or worse: error (default), warning, never
   -h, --help            show this help
@@ -48,6 +49,7 @@ export async function runAudit(argv: string[], io: AuditIO = process): Promise<n
         'cluster-state': { type: 'string', multiple: true },
         namespace: { type: 'string', multiple: true },
         policy: { type: 'string' },
+        'istio-version': { type: 'string' },
         format: { type: 'string', default: 'text' },
         'fail-on': { type: 'string', default: 'error' },
         help: { type: 'boolean', short: 'h' },
@@ -68,7 +70,7 @@ export async function runAudit(argv: string[], io: AuditIO = process): Promise<n
 
   let report: AuditReport;
   try {
-    const policy = loadPolicyFile(values.policy);
+    const policy = withIstioVersion(loadPolicyFile(values.policy), values['istio-version']);
     const read = await openCluster(values.kubeconfig, values['cluster-state'], values.namespace ?? []);
     if (typeof read === 'string') return usageError(read);
     report = await auditCluster(read, policy);

@@ -33,6 +33,8 @@ describe('exit codes', () => {
     ['a missing kubeconfig', 2, ['--kubeconfig', join(dir, 'nope')]],
     ['a missing directory', 2, ['--cluster-state', join(dir, 'nope')]],
     ['bad YAML', 2, ['--cluster-state', file('bad.yaml', 'kind: [\n')]],
+    ['an Istio version meshguard does not know', 2, ['--cluster-state', 'examples/corpus', '--istio-version', '1.40']],
+    ['a known Istio version', 0, ['--cluster-state', 'examples/corpus', '--istio-version', '1.26']],
     ['a bad policy file', 2, ['--cluster-state', 'examples/corpus', '--policy', file('p.yaml', 'clusterDefaultMode: sidecarless\n')]],
   ])('%s: exit %i', async (_, code, argv) => {
     expect((await run(argv)).code).toBe(code);
