@@ -12,6 +12,13 @@ export interface Finding {
   message: string;
 }
 
+/**
+ * Findings one response, audit line and metrics update carry for one object (admission/outcome.ts
+ * keeps the first ones and counts the rest); rules that can match thousands of times in one object
+ * build this many and count the others, so a hostile object costs no more than a few findings.
+ */
+export const FINDINGS_MAX = 20;
+
 const PATH_MAX = 1024;
 const MESSAGE_MAX = 4096;
 

@@ -1,5 +1,5 @@
 import type { Operation } from 'fast-json-patch';
-import type { Finding } from '../findings.js';
+import { FINDINGS_MAX, type Finding } from '../findings.js';
 import type { Enforcement, Mode } from '../policy/types.js';
 
 export type AdmissionResult = 'allowed' | 'patched' | 'warned' | 'denied';
@@ -24,11 +24,9 @@ export interface Outcome {
   findingsOmitted?: number;
 }
 
-/**
- * Findings one response, audit line and metrics update carry: an object with 60,000 bad `when` keys
- * gets the first ones and a count, not a 15 MB denial. `meshguard check` lists them all.
- */
-export const FINDINGS_MAX = 20;
+// An object with 60,000 bad `when` keys gets the first FINDINGS_MAX findings and a count, not a 15 MB
+// denial; `meshguard check` lists them all.
+export { FINDINGS_MAX };
 /** The denial message's length in characters (at most 3 UTF-8 bytes each), well inside a 64 KiB response. */
 export const DENIAL_MAX_CHARS = 8000;
 

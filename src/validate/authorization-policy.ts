@@ -1,6 +1,6 @@
 import { clientText, quoted } from '../client-text.js';
 import type { ClusterSnapshot, SnapshotKind } from '../cluster/snapshot.js';
-import { finding, type Finding } from '../findings.js';
+import { finding, FINDINGS_MAX, type Finding } from '../findings.js';
 import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf, type KubeObject } from '../kube.js';
 import { ISTIO } from '../labels.js';
 import type { Policy } from '../policy/types.js';
@@ -68,17 +68,27 @@ function misplacedWaypointLabels(obj: KubeObject, spec: Record<string, unknown>,
 }
 
 function removedWhenKeys(spec: Record<string, unknown>, policy: Policy, report: Report) {
+  // At most FINDINGS_MAX findings: the first keys one by one, then a count (60,000 made 60,000 findings).
+  let reported = 0;
+  let more = 0;
   listOf(spec.rules).forEach((rule, r) => {
     listOf(isRecord(rule) ? rule.when : undefined).forEach((when, w) => {
       const key = isRecord(when) ? str(when.key) : undefined;
       const advice = key === undefined ? undefined : removedWhenKeyAdvice(key);
-      if (advice)
-        report(
-          finding(policy, 'authz-removed-when-key', `spec.rules[${r}].when[${w}].key`,
-            `when key ${quoted(key)} was removed from AuthorizationPolicy and istiod rejects the policy; ${advice}.`),
-        );
+      if (!advice) return;
+      if (reported >= FINDINGS_MAX - 1) return void more++;
+      reported++;
+      report(
+        finding(policy, 'authz-removed-when-key', `spec.rules[${r}].when[${w}].key`,
+          `when key ${quoted(key)} was removed from AuthorizationPolicy and istiod rejects the policy; ${advice}.`),
+      );
     });
   });
+  if (more)
+    report(
+      finding(policy, 'authz-removed-when-key', 'spec.rules',
+        `${more} more when keys were removed from AuthorizationPolicy (the first ${FINDINGS_MAX - 1} are listed); istiod rejects the policy; remove them all or replace them as advised above.`),
+    );
 }
 
 const shapeOf = (value: unknown) => (Array.isArray(value) ? 'a list' : value === null ? 'null' : typeof value === 'object' ? 'an object' : `a ${typeof value}`);
@@ -200,6 +210,9 @@ function notBoundReason(target: KubeObject, namespace: string, snapshot: Cluster
 function targetFindings(spec: Record<string, unknown>, namespace: string, ctx: ValidationContext, report: Report) {
   const { snapshot, policy } = ctx;
   bindingConflicts(spec, policy, report);
+  // Over MAX_TARGET_REFS istiod rejects the policy whatever the refs say (bindingConflicts reported
+  // it), and checking each of 100,000 refs would only make 100,000 findings.
+  if (listOf(spec.targetRefs).length > MAX_TARGET_REFS) return;
   for (const ref of targetRefsOf(spec)) {
     if (refProblems(ref, namespace, policy, report)) continue;
     const kind = ref.kind as SnapshotKind;
