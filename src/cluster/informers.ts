@@ -1,24 +1,21 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { nameOf } from '../kube.js';
-import { watchResource, type Resource, type ResourceState } from './reader.js';
-import { ClusterStore, SNAPSHOT_GROUPS, SNAPSHOT_KINDS, trimForSnapshot, type SnapshotKind } from './snapshot.js';
+import { nameOf, type KubeObject } from '../kube.js';
+import { watchResource, type ResourceState, type WatchedResource } from './reader.js';
+import { snapshotResource } from './resources.js';
+import { ClusterStore, SNAPSHOT_KINDS, trimForSnapshot, type SnapshotKind } from './snapshot.js';
 
-// The served versions meshguard watches: Gateway API v1, Istio networking v1 (Istio 1.22+).
-// Namespaces are read for their metadata only, so they are watched as PartialObjectMetadata.
-// Services are read in full, for spec.selector, which the trim keeps with the metadata.
-const RESOURCES: Record<SnapshotKind, { version: string; plural: string; metadataOnly?: boolean }> = {
-  Namespace: { version: 'v1', plural: 'namespaces', metadataOnly: true },
-  Service: { version: 'v1', plural: 'services' },
-  Gateway: { version: 'v1', plural: 'gateways' },
-  GatewayClass: { version: 'v1', plural: 'gatewayclasses' },
-  ServiceEntry: { version: 'v1', plural: 'serviceentries' },
-};
-
-/** The snapshot kinds as reader resources, each trimmed to what the snapshot keeps. */
-export const SNAPSHOT_RESOURCES: Record<SnapshotKind, Resource> = Object.fromEntries(
-  SNAPSHOT_KINDS.map((kind) => [kind, { kind, group: SNAPSHOT_GROUPS[kind], ...RESOURCES[kind], trim: (obj) => trimForSnapshot(kind, obj) } satisfies Resource]),
-) as Record<SnapshotKind, Resource>;
+/**
+ * The snapshot kinds as the reader watches them (./resources.ts names their APIs), each trimmed to
+ * what the snapshot keeps. Namespaces are read for their metadata only, so they are watched as
+ * PartialObjectMetadata; Services are read in full for spec.selector, which the trim keeps.
+ */
+export const SNAPSHOT_RESOURCES = Object.fromEntries(
+  SNAPSHOT_KINDS.map((kind) => [
+    kind,
+    { ...snapshotResource(kind), metadataOnly: kind === 'Namespace', trim: (obj: KubeObject) => trimForSnapshot(kind, obj) } satisfies WatchedResource,
+  ]),
+) as Record<SnapshotKind, WatchedResource>;
 
 export type KindState = ResourceState;
 

@@ -4,32 +4,25 @@
 //   watchResource(kc, resource, sink, log)   LIST then WATCH until stop(): sink.replace(items) after every
 //                                            complete LIST, sink.upsert/remove per change, sink.state on change
 //
-// A Resource names its API (group, version, plural, kind), whether metadata is all it needs
+// A WatchedResource is a Resource (./resources.ts: group, version, plural, kind), whether metadata is all it needs
 // (metadataOnly: the API server sends PartialObjectMetadata, no spec or status), and trim: what to
 // keep of each object. trim runs on each item as its page or event arrives, so full objects never
 // pile up, and the only copy kept is the one the sink keeps. To read another kind (Pods,
-// AuthorizationPolicies, ...), describe it as a Resource with its own trim.
+// AuthorizationPolicies, ...), give its Resource a trim of its own.
 //
 // Behaviour (as client-go's reflector): pages of PAGE_SIZE with `continue`; watch with bookmarks and
 // a server-side timeout; an expired resourceVersion (410 Gone) relists at once; any other failure
 // keeps the sink's last good state and retries with exponential backoff (1 s to 30 s), re-watching
 // from the last resourceVersion when there is one; an API that is not served (404: CRD not
 // installed) puts the resource in state `absent` and is looked for again every minute.
-import type { IncomingMessage } from 'node:http';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isRecord, type KubeObject } from '../kube.js';
+import { apiGet, failureOf, ListError, listPages } from './list-pages.js';
+import { apiVersionOf, type Resource } from './resources.js';
 
-export interface Resource {
-  /** API group, '' for the core group. */
-  group: string;
-  version: string;
-  /** The resource name in the URL: `services`, `gateways`. */
-  plural: string;
-  kind: string;
+export interface WatchedResource extends Resource {
   /** Labels, annotations and the rest of metadata are all that is read: ask for PartialObjectMetadata. */
   metadataOnly?: boolean;
   /** What to keep of one object (it arrives with apiVersion and kind set); undefined drops it. */
@@ -63,51 +56,31 @@ const IDLE_MS = 60_000;
 const JSON_TYPE = 'application/json';
 const metadataAccept = (as: string) => `${JSON_TYPE};as=${as};g=meta.k8s.io;v=v1, ${JSON_TYPE}`;
 
-/** A failed API request, with its HTTP status (0 when none came back). */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export function apiVersionOf(resource: Resource): string {
-  return resource.group ? `${resource.group}/${resource.version}` : resource.version;
-}
-
 function collectionPath(resource: Resource): string {
   return resource.group ? `/apis/${resource.group}/${resource.version}/${resource.plural}` : `/api/${resource.version}/${resource.plural}`;
 }
 
-/** Every object of a resource, in pages; trimmed as each page arrives. */
+/** Every object of a resource, in pages (./list-pages.ts); trimmed as each page arrives. Throws ListError. */
 export async function listResource(
   kc: KubeConfig,
-  resource: Resource,
+  resource: WatchedResource,
   options: { pageSize?: number; signal?: AbortSignal } = {},
 ): Promise<{ items: KubeObject[]; resourceVersion: string }> {
   const items: KubeObject[] = [];
-  let token: string | undefined;
+  const accept = resource.metadataOnly ? metadataAccept('PartialObjectMetadataList') : JSON_TYPE;
+  const pages = listPages(kc, collectionPath(resource), { pageSize: options.pageSize ?? DEFAULTS.pageSize, timeoutMs: IDLE_MS, accept, signal: options.signal });
   for (;;) {
-    const query = new URLSearchParams({ limit: String(options.pageSize ?? DEFAULTS.pageSize) });
-    if (token) query.set('continue', token);
-    const accept = resource.metadataOnly ? metadataAccept('PartialObjectMetadataList') : JSON_TYPE;
-    const res = await send(kc, `${collectionPath(resource)}?${query}`, accept, IDLE_MS, options.signal);
-    const page = JSON.parse(await readBody(res)) as unknown;
-    if (!isRecord(page) || !Array.isArray(page.items) || !isRecord(page.metadata)) throw new ApiError(res.statusCode ?? 0, `LIST ${resource.plural}: not a list`);
-    for (const item of page.items as unknown[]) {
+    const page = await pages.next();
+    if (page.done) return { items, resourceVersion: page.value };
+    for (const item of page.value) {
       const kept = own(resource, item);
       if (kept) items.push(kept);
     }
-    token = typeof page.metadata.continue === 'string' && page.metadata.continue ? page.metadata.continue : undefined;
-    const resourceVersion = page.metadata.resourceVersion;
-    if (!token) return { items, resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '' };
   }
 }
 
 /** Keeps a resource's sink in step with the cluster until stop() (see the top of this file). */
-export function watchResource(kc: KubeConfig, resource: Resource, sink: ResourceSink, log: Logger, timing: ReaderTiming = {}): { stop: () => void } {
+export function watchResource(kc: KubeConfig, resource: WatchedResource, sink: ResourceSink, log: Logger, timing: ReaderTiming = {}): { stop: () => void } {
   const t = { ...DEFAULTS, ...timing };
   const abort = new AbortController();
   const { signal } = abort;
@@ -138,7 +111,7 @@ export function watchResource(kc: KubeConfig, resource: Resource, sink: Resource
         else await pause();
       } catch (err) {
         if (signal.aborted) return;
-        const status = err instanceof ApiError ? err.status : 0;
+        const status = err instanceof ListError ? err.status : 0;
         if (status === 410) {
           // The resourceVersion is too old to resume from (compacted): relist.
           log.info({ ...what }, 'watch expired (410 Gone); relisting');
@@ -168,7 +141,7 @@ export function watchResource(kc: KubeConfig, resource: Resource, sink: Resource
 /** One WATCH from `resourceVersion`; resolves with the last resourceVersion seen when the server ends it. */
 async function watchOnce(
   kc: KubeConfig,
-  resource: Resource,
+  resource: WatchedResource,
   resourceVersion: string,
   sink: ResourceSink,
   timeoutSeconds: number,
@@ -176,7 +149,7 @@ async function watchOnce(
 ): Promise<string> {
   const query = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', resourceVersion, timeoutSeconds: String(timeoutSeconds) });
   const accept = resource.metadataOnly ? metadataAccept('PartialObjectMetadata') : JSON_TYPE;
-  const res = await send(kc, `${collectionPath(resource)}?${query}`, accept, IDLE_MS + timeoutSeconds * 1000, signal);
+  const res = await apiGet(kc, `${collectionPath(resource)}?${query}`, { accept, timeoutMs: IDLE_MS + timeoutSeconds * 1000, signal });
   let last = resourceVersion;
   let buffered = '';
   const onLine = (line: string) => {
@@ -185,7 +158,7 @@ async function watchOnce(
     const object = isRecord(event.object) ? event.object : {};
     if (event.type === 'ERROR') {
       const code = typeof object.code === 'number' ? object.code : 0;
-      throw new ApiError(code, `WATCH ${resource.plural}: ${typeof object.message === 'string' ? object.message : 'error event'}`);
+      throw new ListError(failureOf(code), `WATCH ${resource.plural}: ${typeof object.message === 'string' ? object.message : 'error event'}`, code);
     }
     const rv = isRecord(object.metadata) ? object.metadata.resourceVersion : undefined;
     if (typeof rv === 'string' && rv) last = rv;
@@ -208,7 +181,7 @@ async function watchOnce(
         }
       } catch (err) {
         res.destroy();
-        reject(err instanceof ApiError ? err : new ApiError(0, `WATCH ${resource.plural}: ${(err as Error).message}`));
+        reject(err instanceof ListError ? err : new ListError('failed', `WATCH ${resource.plural}: ${(err as Error).message}`));
       }
     });
     res.on('end', () => resolve(last));
@@ -218,50 +191,7 @@ async function watchOnce(
 }
 
 /** Sets the resource's apiVersion and kind (list items and PartialObjectMetadata carry other ones), then trims. */
-function own(resource: Resource, item: unknown): KubeObject | undefined {
+function own(resource: WatchedResource, item: unknown): KubeObject | undefined {
   if (!isRecord(item)) return undefined;
   return resource.trim({ ...(item as KubeObject), apiVersion: apiVersionOf(resource), kind: resource.kind });
-}
-
-/** GET `path` on the kubeconfig's API server; resolves with a 200 response, else rejects with ApiError. */
-async function send(kc: KubeConfig, path: string, accept: string, idleMs: number, signal?: AbortSignal): Promise<IncomingMessage> {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new ApiError(0, 'the kubeconfig names no cluster server');
-  const url = new URL(server.replace(/\/+$/, '') + path);
-  // Credentials, CA, client certificate and proxy agent, read afresh for each request (tokens rotate).
-  const options: RequestOptions = { method: 'GET', headers: {}, signal };
-  await kc.applyToHTTPSOptions(options);
-  options.headers = { ...options.headers, accept };
-  const request = url.protocol === 'http:' ? httpRequest : httpsRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(url, options, (res) => {
-      if (res.statusCode === 200) return resolve(res);
-      readBody(res).then(
-        (text) => reject(new ApiError(res.statusCode ?? 0, `GET ${url.pathname}: HTTP ${res.statusCode}: ${statusMessage(text)}`)),
-        reject,
-      );
-    });
-    req.setTimeout(idleMs, () => req.destroy(new Error(`GET ${url.pathname}: no answer for ${idleMs / 1000} s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function readBody(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    res.on('error', reject);
-  });
-}
-
-function statusMessage(text: string): string {
-  try {
-    const status = JSON.parse(text) as unknown;
-    if (isRecord(status) && typeof status.message === 'string') return status.message;
-  } catch {
-    // not a Status object
-  }
-  return text.slice(0, 200);
 }

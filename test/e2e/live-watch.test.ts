@@ -2,7 +2,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SNAPSHOT_RESOURCES } from '../../src/cluster/informers.js';
-import { listResource, watchResource, type Resource, type ResourceState } from '../../src/cluster/reader.js';
+import { listResource, watchResource, type ResourceState, type WatchedResource } from '../../src/cluster/reader.js';
 import { ClusterStore } from '../../src/cluster/snapshot.js';
 import type { KubeObject } from '../../src/kube.js';
 import { clients, eventually, type Clients } from './control-plane.js';
@@ -50,7 +50,7 @@ describe('listResource', () => {
 
   it('asks for metadata only where that is enough (Namespaces): PartialObjectMetadata, without spec or status', async () => {
     const raw: KubeObject[] = [];
-    const keepAll: Resource = { ...SNAPSHOT_RESOURCES.Namespace, trim: (o) => (raw.push(o), o) };
+    const keepAll: WatchedResource = { ...SNAPSHOT_RESOURCES.Namespace, trim: (o) => (raw.push(o), o) };
     expect(keepAll.metadataOnly).toBe(true);
     await listResource(kc, keepAll);
     const one = raw.find((n) => n.metadata?.name === NS)!;
@@ -66,7 +66,7 @@ describe('listResource', () => {
   });
 
   it('rejects with the HTTP status when the API is not served', async () => {
-    const missing: Resource = { group: 'nothing.meshguard.io', version: 'v1', plural: 'things', kind: 'Thing', trim: (o) => o };
+    const missing: WatchedResource = { group: 'nothing.meshguard.io', version: 'v1', plural: 'things', kind: 'Thing', namespaced: true, trim: (o) => o };
     await expect(listResource(kc, missing)).rejects.toMatchObject({ status: 404 });
   });
 });
@@ -101,7 +101,7 @@ describe('watchResource', () => {
 
   it('marks an API that is not served absent, and finds it once its CRD is installed', async () => {
     const group = 'reader.e2e.meshguard.io';
-    const widgets: Resource = { group, version: 'v1', plural: 'widgets', kind: 'Widget', trim: (o) => o };
+    const widgets: WatchedResource = { group, version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: true, trim: (o) => o };
     const seen = new Map<string, KubeObject>();
     const states: ResourceState[] = [];
     const { stop } = watchResource(kc, widgets, {
