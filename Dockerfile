@@ -27,5 +27,8 @@ COPY policies ./policies
 # Numeric, so Kubernetes can verify runAsNonRoot without resolving a user name.
 USER 10001:10001
 EXPOSE 8443 9090
-ENTRYPOINT ["node", "dist/cli.js"]
+# V8 grows the young generation to 3 x 32 MB on a large node, and the first list of a big cluster
+# makes it do so; 8 MB semi-spaces keep serve within its memory target (npm run bench:scale,
+# bench/results/README.md, which starts meshguard with these flags).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/cli.js"]
 CMD ["serve"]

@@ -44,8 +44,14 @@ const startRounds = values.quick ? 1 : 3;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const log = (...a) => console.log(...a);
 const work = mkdtempSync(join(tmpdir(), 'meshguard-scale-live-'));
-const builds = [{ name: 'current', cli: resolve('dist/cli.js') }];
-if (values.baseline) builds.push({ name: 'baseline', cli: resolve(values.baseline, 'dist/cli.js') });
+/** The node flags a checkout's image runs meshguard with (its Dockerfile's ENTRYPOINT). */
+function imageNodeFlags(dir) {
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(dir, 'Dockerfile'), 'utf8'))[1]);
+  return entrypoint.slice(1, entrypoint.indexOf('dist/cli.js'));
+}
+// Each build runs as its image runs it.
+const builds = [{ name: 'current', cli: resolve('dist/cli.js'), nodeFlags: imageNodeFlags('.') }];
+if (values.baseline) builds.push({ name: 'baseline', cli: resolve(values.baseline, 'dist/cli.js'), nodeFlags: imageNodeFlags(values.baseline) });
 
 /** POSTs objects to the API server, `concurrency` at a time over kept-alive connections. */
 async function create(cp, objects, concurrency = 16) {
@@ -94,7 +100,7 @@ async function startLive(build, cp, label) {
   const port = await freePort();
   const logFile = join(work, `${build.name}-${label}-${port}.log`);
   const started = performance.now();
-  const proc = spawn(process.execPath, [build.cli, 'serve', '--host', '127.0.0.1', '--port', String(port), '--certs-dir', join(work, 'certs'), '--kubeconfig', cp.kubeconfig, '--log-level', 'warn'], {
+  const proc = spawn(process.execPath, [...build.nodeFlags, build.cli, 'serve', '--host', '127.0.0.1', '--port', String(port), '--certs-dir', join(work, 'certs'), '--kubeconfig', cp.kubeconfig, '--log-level', 'warn'], {
     stdio: ['ignore', openSync(logFile, 'w'), 'inherit'],
   });
   let exited = false;
@@ -156,7 +162,7 @@ try {
   await create(small.info, example);
 
   // Time to ready and memory: each build started on the big cluster alone, in turn, `startRounds` times.
-  for (const b of builds) results.builds[b.name] = { cli: b.cli, readyMs: [], rssMb: [], peakRssMb: [] };
+  for (const b of builds) results.builds[b.name] = { cli: b.cli, nodeFlags: b.nodeFlags, readyMs: [], rssMb: [], peakRssMb: [] };
   for (let r = 0; r < startRounds; r++) {
     for (const b of builds) {
       const s = await startLive(b, big.info, 'big');
