@@ -28,7 +28,17 @@ export interface AuditRecord {
   findings: Array<{ rule: string; severity: string; result: string; path: string; message: string }>;
   /** Findings left out: beyond the outcome's cap (FINDINGS_MAX), or past the line's size budget. */
   findingsOmitted?: number;
+  /**
+   * Set when the request's namespace was not in the cache and was fetched from the API server;
+   * unless `fetched`, the request was admitted without a decision and `reason` says why.
+   */
+  namespaceLookup?: NamespaceLookupRecord;
   durationMs: number;
+}
+
+export interface NamespaceLookupRecord {
+  result: 'fetched' | 'not-found' | 'failed';
+  reason?: string;
 }
 
 /** An audit line stays within 16 KiB whatever the request; findings get what the other fields leave. */
@@ -50,7 +60,13 @@ function boundedFindings(outcome: Outcome): AuditRecord['findings'] {
   return out;
 }
 
-export function auditRecord(webhook: Webhook, req: AdmissionRequest, outcome: Outcome, durationMs: number): AuditRecord {
+export function auditRecord(
+  webhook: Webhook,
+  req: AdmissionRequest,
+  outcome: Outcome,
+  durationMs: number,
+  namespaceLookup?: NamespaceLookupRecord,
+): AuditRecord {
   const obj = req.object ?? req.oldObject;
   const meta = isRecord(obj?.metadata) ? obj.metadata : undefined;
   const name = [req.name, meta?.name, meta?.generateName].find((n) => typeof n === 'string' && n !== '');
@@ -76,6 +92,7 @@ export function auditRecord(webhook: Webhook, req: AdmissionRequest, outcome: Ou
     rules: [...new Set(outcome.findings.map((f) => f.rule))],
     findings,
     ...(omitted ? { findingsOmitted: omitted } : {}),
+    ...(namespaceLookup && { namespaceLookup }),
     durationMs: Math.round(durationMs * 1000) / 1000,
   };
 }

@@ -66,6 +66,17 @@ export function enforcementFor(
   policy: Policy,
 ): Enforcement {
   if (target.group === '' && target.kind === 'Namespace') return namespaceConfig(target.object, policy).enforcement;
-  if (!target.namespace) return policy.clusterEnforcement;
-  return namespaceConfig(snapshot.namespace(target.namespace), policy).enforcement;
+  const namespace = governingNamespace(target);
+  if (!namespace) return policy.clusterEnforcement;
+  return namespaceConfig(snapshot.namespace(namespace), policy).enforcement;
+}
+
+/**
+ * The Namespace from the cluster whose labels govern an object: its own namespace, except for a
+ * Namespace (its own labels govern it) and cluster-scoped objects (none). The webhook makes sure the
+ * snapshot holds it before deciding.
+ */
+export function governingNamespace(target: { group: string; kind: string; namespace?: string }): string | undefined {
+  if (target.group === '' && target.kind === 'Namespace') return undefined;
+  return target.namespace || undefined;
 }

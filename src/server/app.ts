@@ -5,8 +5,10 @@ import type { Outcome } from '../admission/outcome.js';
 import { admissionResponse } from '../admission/respond.js';
 import { decodeReview, type AdmissionRequest } from '../admission/review.js';
 import { auditRecord } from '../audit/record.js';
+import type { NamespaceLookup } from '../cluster/namespace-lookup.js';
 import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import { admitMutation } from '../mutate/admit-pod.js';
+import { governingNamespace } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
 import { admitValidation } from '../validate/admit.js';
 import type { RegexVerdicts } from '../validate/regex.js';
@@ -50,6 +52,11 @@ export interface AppOptions {
   readiness: Readiness;
   metrics: Metrics;
   log: Logger;
+  /**
+   * Live mode: fetches a request's namespace that the cache does not hold yet. Without it (standalone
+   * mode) an unknown namespace gets the cluster defaults.
+   */
+  namespaceLookup?: NamespaceLookup;
   /** True once shutdown has begun (SIGTERM). */
   shuttingDown?: () => boolean;
   /** How long one object's regexes may take to compile (REGEX_COMPILE_TIMEOUT_MS by default). */
@@ -59,6 +66,9 @@ export interface AppOptions {
 }
 
 type Admit = (req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts) => Outcome;
+
+/** Admitted untouched, no rule run: what a request gets when its namespace could not be read. */
+const undecided: Outcome = { allowed: true, result: 'allowed', warnings: [], enforcement: 'none', findings: [] };
 
 /** The admission server: routes, envelope checks, audit and metrics around the pure decision core. */
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -128,12 +138,20 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         return reply.code(400).send({ error: 'BadRequest', message: `not an AdmissionReview request: ${decoded.message}` });
       }
       const req = decoded.request;
-      // Regexes compile off the event loop first; the decision itself stays synchronous and pure.
-      const verdicts = webhook === 'validate' ? await regexes.forRequest(req) : undefined;
-      const outcome = admit(req, opts.snapshot, opts.policy, verdicts);
+      // A namespace the cache has not seen yet is fetched before deciding, never guessed.
+      const ns = governingNamespace({ group: req.kind.group, kind: req.kind.kind, namespace: req.namespace });
+      const miss = ns && opts.namespaceLookup && !opts.snapshot.namespace(ns) ? await opts.namespaceLookup.resolve(opts.snapshot, ns) : undefined;
+      if (miss) opts.metrics.namespaceLookup(miss.result);
+      let outcome = undecided;
+      if (!miss || miss.result === 'fetched') {
+        // Regexes compile off the event loop first; the decision itself stays synchronous and pure.
+        const verdicts = webhook === 'validate' ? await regexes.forRequest(req) : undefined;
+        outcome = admit(req, miss?.snapshot ?? opts.snapshot, opts.policy, verdicts);
+      }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       opts.metrics.record(webhook, req.kind, req.operation, outcome, seconds);
-      opts.log.info(auditRecord(webhook, req, outcome, seconds * 1000), 'admission decision');
+      const lookup = miss && (miss.result === 'fetched' ? { result: miss.result } : { result: miss.result, reason: miss.reason });
+      opts.log.info(auditRecord(webhook, req, outcome, seconds * 1000, lookup), 'admission decision');
       return admissionResponse(decoded.apiVersion, req.uid, outcome);
     });
   route('mutate', admitMutation);

@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import { escapeLineSeparators } from '../client-text.js';
 import { storeFromDirectory } from '../cluster/from-files.js';
 import { ClusterInformers } from '../cluster/informers.js';
+import { NamespaceLookup, namespaceFetcher } from '../cluster/namespace-lookup.js';
 import { kubeConfig } from '../cluster/kubeconfig.js';
 import { ClusterStore, SNAPSHOT_KINDS } from '../cluster/snapshot.js';
 import { DEFAULT_POLICY_FILE, loadPolicyFile, withIstioVersion } from '../policy/load.js';
@@ -74,7 +75,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
   };
 
   const watcher = watchKeyPair(certFile, keyFile, (pair) => (app.server as HttpsServer).setSecureContext({ ...pair, ...TLS_SERVER_OPTIONS }), log, o.certPollMs);
-  const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, readiness, metrics, log, shuttingDown: () => shuttingDown, maxConnections: o.maxConnections });
+  const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, namespaceLookup: cluster.namespaceLookup, readiness, metrics, log, shuttingDown: () => shuttingDown, maxConnections: o.maxConnections });
   const connections = trackConnections(app.server);
   await app.listen({ host: o.host ?? '0.0.0.0', port: o.port ?? 8443 });
   const port = (app.server.address() as AddressInfo).port;
@@ -167,6 +168,7 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: ReturnType<typeof 
       synced: () => informers.synced(),
       pending: () => informers.pending(),
       stop: () => informers.stop(),
+      namespaceLookup: new NamespaceLookup(namespaceFetcher(kc)),
       description: `live (${kc.getCurrentCluster()?.server ?? 'in-cluster'})`,
     };
   }
@@ -180,6 +182,7 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: ReturnType<typeof 
     synced: () => true,
     pending: () => [],
     stop: () => {},
+    namespaceLookup: undefined,
     description: o.clusterState ? `standalone (${o.clusterState})` : 'standalone (empty cluster)',
   };
 }

@@ -56,11 +56,20 @@ export function createMetrics() {
     labelNames: ['kind'] as const,
     registers: [registry],
   });
+  const namespaceLookups = new Counter({
+    name: 'meshguard_namespace_lookups_total',
+    help: 'Requests whose namespace was not in the cache yet, by what the GET to the API server gave: fetched (decided with it), not-found or failed (admitted without a decision).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
 
   return {
     registry,
     cacheSynced,
     cacheObjects,
+    namespaceLookup(result: 'fetched' | 'not-found' | 'failed') {
+      namespaceLookups.inc({ result });
+    },
     invalid(webhook: Webhook) {
       requests.inc({ webhook, kind: '', operation: '', result: 'invalid' });
     },

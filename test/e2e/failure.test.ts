@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { clients, eventually, rejection, sleep } from './control-plane.js';
-import { caughtUp, createNamespace, DECISION, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
+import { createNamespace, DECISION, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
 
 const cp = inject('controlPlane');
 const { core, custom } = clients(cp);
@@ -20,7 +20,6 @@ beforeAll(async () => {
   await createNamespace(cp, NS.ambient, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.rotation, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.escape, { 'meshguard.io/enforcement': 'enforce' });
-  await caughtUp(cp);
 });
 afterAll(async () => {
   await env?.close();
@@ -60,8 +59,8 @@ describe('8. meshguard down: the failure policies from the chart', () => {
   });
 
   it('after a restart, pods are labelled and validation answers again', async () => {
+    // restart() returns once /readyz passes: caches synced, answering.
     await env.meshguard.restart();
-    await caughtUp(cp);
     const pod = await core.createNamespacedPod({ namespace: NS.ambient, body: simplePod('after-restart') });
     expect(pod.metadata?.annotations?.[DECISION]).toBe('ambient/namespace-default');
     const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'after-restart' }, spec: { ports: [{ port: 80 }] } };

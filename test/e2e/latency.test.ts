@@ -10,7 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { caughtUp, createNamespace, DECISION, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
+import { createNamespace, DECISION, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
 
 const cp = inject('controlPlane');
 const RESULTS = fileURLToPath(new URL('../../bench/results/e2e-latency-latest.json', import.meta.url));
@@ -23,7 +23,6 @@ beforeAll(async () => {
   env = await meshguardWithWebhooks(cp);
   await createNamespace(cp, NS.selected, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.unselected, { 'istio.io/dataplane-mode': 'ambient' });
-  await caughtUp(cp);
 });
 afterAll(async () => {
   await env?.close();

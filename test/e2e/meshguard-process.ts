@@ -50,6 +50,8 @@ export interface StartOptions {
   shutdownDelay?: string;
   /** Serve the certificate files of this directory (as replicas share one Secret) instead of new ones. */
   certDir?: string;
+  /** The kubeconfig meshguard's informers use (default: the control plane's). */
+  kubeconfig?: string;
 }
 
 export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = {}): Promise<Meshguard> {
@@ -72,7 +74,7 @@ export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = 
     '--metrics-port', String(metricsPort),
     '--tls-cert', join(certDir, 'tls.crt'),
     '--tls-key', join(certDir, 'tls.key'),
-    '--kubeconfig', cp.kubeconfig,
+    '--kubeconfig', opts.kubeconfig ?? cp.kubeconfig,
     '--shutdown-delay', opts.shutdownDelay ?? '0',
   ];
 
@@ -171,12 +173,12 @@ function peerCertificate(port: number, ca: string): Promise<PeerCertificate> {
 }
 
 /** meshguard started and its webhooks (from the chart) installed and in effect; `close` undoes both. */
-export async function meshguardWithWebhooks(cp: ControlPlaneInfo, set: Record<string, string> = {}) {
-  const meshguard = await startMeshguard(cp);
+export async function meshguardWithWebhooks(cp: ControlPlaneInfo, set: Record<string, string> = {}, start: StartOptions = {}) {
+  const meshguard = await startMeshguard(cp, start);
   let configs: Rendered[] = [];
   try {
     configs = await installWebhooks(cp, meshguard.url, meshguard.caPem, set);
-    await caughtUp(cp);
+    await webhooksInEffect(cp);
   } catch (err) {
     // Cluster-wide webhooks pointing at a stopped meshguard would fail the next test files.
     await removeWebhooks(cp, configs).catch(() => undefined);
@@ -199,18 +201,16 @@ const runId = Math.random().toString(36).slice(2, 8);
 let sentinels = 0;
 
 /**
- * Waits until kube-apiserver calls meshguard's mutating webhook and meshguard's Namespace cache has
- * caught up with every Namespace change made before the call. A fresh sentinel Namespace with
- * meshguard.io/default-mode=none is created; a dry-run Pod in it gets `none/namespace-default` only
- * once meshguard has seen it (an unknown namespace gets the cluster default, ambient), and the
- * informer delivers Namespace events in order, so every earlier one has been seen too. Services and
- * Gateways come through other watches: tests that need those wait for their own effect.
+ * Waits until kube-apiserver calls meshguard's mutating webhook: webhook configurations take effect
+ * through kube-apiserver's own informer, a moment after they are applied. A dry-run Pod in a fresh
+ * namespace with meshguard.io/default-mode=none comes back labelled `none/namespace-default` only
+ * from meshguard (which reads a namespace its cache has not seen yet from the API server).
  */
-export async function caughtUp(cp: ControlPlaneInfo, timeoutMs = 30_000) {
+export async function webhooksInEffect(cp: ControlPlaneInfo, timeoutMs = 30_000) {
   const { core } = clients(cp);
-  const name = `e2e-sync-${runId}-${++sentinels}`;
+  const name = `e2e-webhooks-${runId}-${++sentinels}`;
   await createNamespace(cp, name, { 'meshguard.io/enforcement': 'enforce', 'meshguard.io/default-mode': 'none' });
-  await eventually(`meshguard to see namespace ${name}`, async () => {
+  await eventually(`kube-apiserver to call meshguard (namespace ${name})`, async () => {
     const pod = await core.createNamespacedPod({ namespace: name, body: simplePod('probe'), dryRun: 'All' });
     return pod.metadata?.annotations?.[DECISION] === 'none/namespace-default';
   }, timeoutMs, 100);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { apiCode, clients, eventually } from './control-plane.js';
 import { INJECTOR_CONFIG, PROXY_CONTAINER, startInjectorStandIn, type InjectorStandIn } from './injector-stand-in.js';
-import { caughtUp, createNamespace, DECISION, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
+import { createNamespace, DECISION, meshguardWithWebhooks, simplePod, webhooksInEffect } from './meshguard-process.js';
 import { apply, removeWebhooks, webhookConfigurations } from './webhooks.js';
 
 const cp = inject('controlPlane');
@@ -29,7 +29,6 @@ beforeAll(async () => {
   await createNamespace(cp, NS.audit, { 'meshguard.io/enforcement': 'audit', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.off, { 'meshguard.io/enforcement': 'off', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.unselected, { 'istio-injection': 'enabled' });
-  await caughtUp(cp);
 });
 afterAll(async () => {
   await env?.close();
@@ -143,7 +142,7 @@ describe("2. webhook order: meshguard runs before Istio's sidecar injector", () 
     } finally {
       await removeWebhooks(cp, [late]);
       await apply(cp, [rendered]);
-      await caughtUp(cp);
+      await webhooksInEffect(cp);
     }
   });
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { clients, rejection } from './control-plane.js';
-import { caughtUp, createNamespace, DECISION, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
+import { createNamespace, DECISION, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
 
 const cp = inject('controlPlane');
 const { core } = clients(cp);
@@ -27,7 +27,6 @@ beforeAll(async () => {
   env = await meshguardWithWebhooks(cp);
   await createNamespace(cp, NS.locked, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient', 'meshguard.io/allow-mode-override': 'false' });
   await createNamespace(cp, NS.open, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient' });
-  await caughtUp(cp);
 });
 afterAll(async () => {
   await env?.close();

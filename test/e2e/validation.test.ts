@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { apiCode, clients, eventually, rejection } from './control-plane.js';
-import { caughtUp, createNamespace, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
+import { createNamespace, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
 
 const cp = inject('controlPlane');
 const { core, custom, raw } = clients(cp);
@@ -52,7 +52,6 @@ beforeAll(async () => {
   await createNamespace(cp, NS.ambient, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.warn, { 'meshguard.io/enforcement': 'warn', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.inUse, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient' });
-  await caughtUp(cp);
   await createObject(GW, NS.ambient, waypoint('waypoint'));
   await core.createNamespacedService({ namespace: NS.ambient, body: service('reviews') });
   await waypointKnown(NS.ambient, 'waypoint');
