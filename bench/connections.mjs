@@ -63,7 +63,8 @@ const slow = await Promise.all([
     return heldFor(s, () => body[b++] ?? ' ', 'body');
   }),
   tls().then(async (s) => {
-    // One answered request, then the connection is left idle (keep-alive).
+    // One answered request, then the connection is left idle (keep-alive): held 120 s, longer than
+    // kube-apiserver's 90 s idle connections (README "Connections").
     s.write(`POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
     await new Promise((r) => s.once('data', r));
     return heldFor(s, undefined, 'keepalive');

@@ -31,8 +31,13 @@ export const CONNECTION_LIMITS = {
   headersMs: 10_000,
   /** To receive a whole request, and the longest a connection may go without sending a byte. */
   requestMs: 15_000,
-  /** A kept-alive connection with no request in flight. */
-  idleMs: 15_000,
+  /**
+   * A kept-alive connection with no request in flight: longer than kube-apiserver keeps one (90 s, Go's
+   * http.DefaultTransport IdleConnTimeout, which client-go's transport/cache.go takes through
+   * k8s.io/apimachinery pkg/util/net/http.go SetTransportDefaults). Were it shorter, the server could close
+   * a connection just as the client sends on it, and Go does not retry a POST: a failed webhook call.
+   */
+  idleMs: 120_000,
   /** How often Node checks the header and request timeouts (its default, 30 s, added up to 30 s to each). */
   checkEveryMs: 1_000,
   maxConnections: 1_000,

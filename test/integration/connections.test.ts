@@ -54,7 +54,7 @@ describe('connection limits and TLS suites of the admission port', () => {
       });
     });
 
-  it('cuts a silent TCP connection, dribbled headers, a dribbled body and an idle kept-alive connection within their bounds', async () => {
+  it('cuts a silent TCP connection, dribbled headers and a dribbled body within their bounds, and keeps an idle kept-alive connection longer than kube-apiserver does', async () => {
     const header = 'POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Slow: ';
     let h = 0;
     const [silent, headers, body, idle] = await Promise.all([
@@ -64,10 +64,18 @@ describe('connection limits and TLS suites of the admission port', () => {
         s.write('POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
         return closedAfter(s, () => ' ');
       }),
+      // Answered, left idle past the other bounds (the old 15 s idle bound among them), then used again.
       tls().then(async (s) => {
+        const answer = () => new Promise<string>((r) => s.once('data', (d) => r(String(d))));
+        s.on('error', () => {});
         s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
-        await new Promise((r) => s.once('data', r));
-        return closedAfter(s);
+        const first = await answer();
+        await new Promise((r) => setTimeout(r, CONNECTION_LIMITS.requestMs + CONNECTION_LIMITS.checkEveryMs + SLACK_MS));
+        const open = !s.destroyed;
+        s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        const second = open ? await answer() : '';
+        s.destroy();
+        return { first, open, second };
       }),
     ]);
     // Each is closed by its own timeout (not earlier) and no later than the README's bound.
@@ -77,8 +85,13 @@ describe('connection limits and TLS suites of the admission port', () => {
     expect(headers).toBeLessThanOrEqual(CONNECTION_LIMITS.headersMs + CONNECTION_LIMITS.checkEveryMs + SLACK_MS);
     expect(body).toBeGreaterThanOrEqual(CONNECTION_LIMITS.requestMs - 100);
     expect(body).toBeLessThanOrEqual(CONNECTION_LIMITS.requestMs + CONNECTION_LIMITS.checkEveryMs + SLACK_MS);
-    expect(idle).toBeGreaterThanOrEqual(CONNECTION_LIMITS.idleMs - 100);
-    expect(idle).toBeLessThanOrEqual(CONNECTION_LIMITS.idleMs + SLACK_MS);
+    // kube-apiserver's webhook client keeps an idle connection 90 s (client-go transport/cache.go via
+    // apimachinery SetTransportDefaults: Go's IdleConnTimeout) and does not retry a POST the server
+    // closed under it, so the server must keep one longer. bench:connections measures the close itself.
+    expect(idle.open).toBe(true);
+    expect(idle.second).toMatch(/^HTTP\/1\.1 200/);
+    expect(CONNECTION_LIMITS.idleMs).toBeGreaterThan(90_000);
+    expect(idle.first).toMatch(new RegExp(`^HTTP/1\\.1 200[^]*\\r\\nkeep-alive: timeout=${CONNECTION_LIMITS.idleMs / 1000}\\r\\n`, 'i'));
   }, 40_000);
 
   it('closes a connection over the cap at once, and accepts again when one closes', async () => {
