@@ -4,7 +4,7 @@
 // DENY policies first, then ALLOW policies if any apply; values match exactly, with a `*` prefix or
 // suffix, or `*` for presence. CUSTOM and AUDIT policies do not decide.
 import { isRecord, type KubeObject } from '../kube.js';
-import { findRuleAttributes } from '../validate/l7-attributes.js';
+import { emptyClause, ztunnelRules } from '../validate/ztunnel-policy.js';
 
 export interface AuthzRequest {
   /** The peer identity the enforcing proxy sees (SPIFFE without `spiffe://`), if mTLS. */
@@ -136,40 +136,34 @@ export function allows(policies: KubeObject[], req: AuthzRequest): boolean {
 }
 
 /**
- * What ztunnel keeps of a selector-bound policy (pilot/pkg/serviceregistry/ambient/authorization.go
- * handleRule, Istio 1.31): an ALLOW rule with any L7 attribute is dropped; a DENY rule loses its L7
- * attributes, and is dropped if that empties one of its clauses. Which attributes are L7 comes from
- * findRuleAttributes, the same table the admission rules use.
+ * What ztunnel keeps of a selector-bound policy, as the admission rules read istiod's conversion
+ * (validate/ztunnel-policy.ts ztunnelRules): an ALLOW rule with any L7 attribute is dropped; a rule
+ * with a clause whose every match is left empty never matches and is dropped; of the rest, empty
+ * matches are skipped and the fields istiod leaves out (L7, trustDomains) are removed.
  */
 export function ztunnelView(policy: KubeObject): KubeObject {
   const spec = structuredClone(isRecord(policy.spec) ? policy.spec : {});
   const rules = Array.isArray(spec.rules) ? (spec.rules as Array<Record<string, unknown>>) : [];
-  const l7 = findRuleAttributes(spec).filter((a) => a.layer === 'L7');
-  const drop = new Set<number>();
-  if (actionOf(policy) === 'ALLOW') l7.forEach((a) => drop.add(a.rule));
-  else {
-    for (const a of l7) {
-      const m = a.path.match(/^spec\.rules\[(\d+)\]\.(from|to|when)\[(\d+)\](?:\.(source|operation)\.(\w+))?/);
-      if (!m) continue;
-      const clause = rules[Number(m[1])][m[2]] as Array<Record<string, unknown>>;
-      if (m[2] === 'when') clause[Number(m[3])] = {};
-      else delete (clause[Number(m[3])][m[4]] as Record<string, unknown>)[m[5]];
+  const allow = actionOf(policy) === 'ALLOW';
+  const kept: Array<Record<string, unknown>> = [];
+  for (const zr of ztunnelRules(spec)) {
+    if ((allow && zr.hasL7) || emptyClause(zr)) continue;
+    const rule = rules[zr.index];
+    for (const clause of ['to', 'from'] as const) {
+      const entries = Array.isArray(rule[clause]) ? (rule[clause] as Array<Record<string, unknown>>) : [];
+      const matches = zr.clauses.find((c) => c.name === clause)?.matches ?? [];
+      const inner = clause === 'from' ? 'source' : 'operation';
+      rule[clause] = entries.flatMap((entry, i) => {
+        const m = matches[i];
+        if (!m || m.empty) return [];
+        const fields = { ...(entry[inner] as Record<string, unknown>) };
+        for (const path of [...m.l7, ...m.silent]) delete fields[path.slice(path.lastIndexOf('.') + 1)];
+        return [{ [inner]: fields }];
+      });
+      if (!entries.length) delete rule[clause];
     }
-    // ztunnel skips a match left empty (the "no-op" in handleRule); a clause left with none never
-    // matches, so the rule is dropped. Each `when` condition is a clause of its own.
-    rules.forEach((rule, r) => {
-      for (const clause of ['from', 'to', 'when'] as const) {
-        const entries = rule[clause];
-        if (!Array.isArray(entries) || entries.length === 0) continue;
-        const inner = clause === 'from' ? 'source' : 'operation';
-        const kept = (entries as Array<Record<string, unknown>>).filter((e) =>
-          clause === 'when' ? Object.keys(e).length > 0 : isRecord(e[inner]) && Object.keys(e[inner]).length > 0,
-        );
-        if (clause === 'when' ? kept.length < entries.length : kept.length === 0) drop.add(r);
-        rule[clause] = kept;
-      }
-    });
+    kept.push(rule);
   }
-  spec.rules = rules.filter((_, i) => !drop.has(i));
+  spec.rules = kept;
   return { ...policy, spec };
 }

@@ -147,7 +147,7 @@ describe('migration: the rewritten namespace allows and denies the same requests
   });
 });
 
-describe('authz evaluator and ztunnelView (authorization.go handleRule, Istio 1.31)', () => {
+describe('authz evaluator and ztunnelView (ztunnelRules: authorization.go handleRule, Istio 1.31)', () => {
   const req = { principal: webSa, namespace: 'shop', port: 8080, method: 'POST', path: '/admin/x' };
   it.each([
     ['no policy allows', [], true],
@@ -174,6 +174,9 @@ describe('authz evaluator and ztunnelView (authorization.go handleRule, Istio 1.
     expect(mixed.spec.rules).toEqual([{ to: [{ operation: { ports: ['8080'] } }] }]);
     const when = ztunnelView(ap('d', { action: 'DENY', rules: [{ from: [{ source: { namespaces: ['x'] } }], when: [{ key: 'request.headers[a]', values: ['b'] }] }] }));
     expect(when.spec.rules).toEqual([]);
+    // trustDomains vanish for ztunnel (1.31): the rest of the match stays; a match of only them is skipped.
+    const td = ztunnelView(ap('d', { action: 'DENY', rules: [{ from: [{ source: { trustDomains: ['other.example'], namespaces: ['x'] } }, { source: { trustDomains: ['t'] } }] }] }));
+    expect(td.spec.rules).toEqual([{ from: [{ source: { namespaces: ['x'] } }] }]);
   });
 });
 
