@@ -23,6 +23,7 @@ export type Effect = 'waypoint' | 'blocks' | 'note';
 export const REASON_IDS = [
   'authz-l7-selector',
   'authz-action-unsupported',
+  'authz-ztunnel-drops-field',
   'authz-moves-with-waypoint',
   'request-authentication-selector',
   'telemetry-selector',

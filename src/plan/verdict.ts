@@ -11,6 +11,7 @@ import { namespaceConfig } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
 import { hasTargetRefs } from '../validate/authorization-policy.js';
 import { findRuleAttributes } from '../validate/l7-attributes.js';
+import { ztunnelRules } from '../validate/ztunnel-policy.js';
 import { namespaceWaypoint } from '../validate/waypoint-gateway.js';
 import { Inventory, ownerOf, workloadsOf, workloadSelectorOf, type PlanKind } from './inventory.js';
 import { selects, targetsFor, type TargetRef } from './targets.js';
@@ -134,6 +135,13 @@ function planNamespace(ns: string, snapshot: ClusterSnapshot, inventory: Invento
       add('authz-l7-selector', 'waypoint', ref(ap, 'AuthorizationPolicy', ns),
         `${action} policy with L7 attributes (${[...new Set(l7.map((a) => a.attribute))].join(', ')}) that ztunnel cannot enforce (authorization.go handleRule); a waypoint enforces it once rewritten with targetRefs.`, l7[0].path);
       candidates.push({ obj: ap, kind: 'AuthorizationPolicy' });
+    } else {
+      const silent = ztunnelRules(spec).flatMap((r) => r.clauses.flatMap((c) => c.matches.flatMap((m) => m.silent)));
+      if (silent.length) {
+        add('authz-ztunnel-drops-field', 'waypoint', ref(ap, 'AuthorizationPolicy', ns),
+          `${silent.join(', ')}: istiod copies trustDomains into nothing ztunnel enforces (authorization.go handleRule), so on ztunnel the policy would match every trust domain; a waypoint enforces it once rewritten with targetRefs.`, silent[0]);
+        candidates.push({ obj: ap, kind: 'AuthorizationPolicy' });
+      }
     }
   }
   for (const [kind, id] of Object.entries(RETARGETABLE) as Array<[PlanKind, ReasonId]>) {

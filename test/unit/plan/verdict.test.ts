@@ -64,6 +64,12 @@ const cases: Case[] = [
     reasons: ['authz-l7-selector', 'authz-moves-with-waypoint'],
   },
   {
+    name: 'trustDomains, which ztunnel drops without a word',
+    objects: shop([ap('td', { ...onApi, rules: [{ from: [{ source: { trustDomains: ['partner.example'] } }] }] })]),
+    verdict: 'needs-waypoint',
+    reasons: ['authz-ztunnel-drops-field'],
+  },
+  {
     name: 'RequestAuthentication with a selector',
     objects: shop([istio('RequestAuthentication', 'shop', 'jwt', { ...onApi, jwtRules: [{ issuer: 'https://issuer' }] })]),
     verdict: 'needs-waypoint',
