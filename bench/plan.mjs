@@ -1,0 +1,172 @@
+// `meshguard plan` at scale: a real kube-apiserver (the e2e harness's control plane) seeded with 500
+// namespaces, 20,000 pods (all with sidecars), 2,000 Services and 2,000 AuthorizationPolicies; times
+// `meshguard plan --kubeconfig` end to end (process start to report written) for JSON and HTML, and
+// the same cluster read from a file dump (--cluster-state). Target: under 15 s.
+//
+// Usage: npm run bench:plan [-- --sizes 50,2000,200] [-- --runs 3]
+// Results: bench/results/plan-latest.json (git-ignored; dated copies are committed by hand).
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { registerHooks } from 'node:module';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { stringify } from 'yaml';
+
+// The harness is TypeScript run by Node's type stripping; map its `./x.js` imports to `./x.ts`.
+registerHooks({
+  resolve(specifier, context, next) {
+    try {
+      return next(specifier, context);
+    } catch (err) {
+      if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) return next(`${specifier.slice(0, -3)}.ts`, context);
+      throw err;
+    }
+  },
+});
+const { startControlPlane } = await import('../test/e2e/control-plane.ts');
+
+const { values } = parseArgs({ options: { sizes: { type: 'string' }, runs: { type: 'string' } } });
+const [namespaces, pods, policies] = (values.sizes ?? '500,20000,2000').split(',').map(Number);
+const runs = Number(values.runs ?? 3);
+const APPS = 4;
+const run = promisify(execFile);
+const cli = resolve('dist/cli.js');
+const work = mkdtempSync(join(tmpdir(), 'meshguard-bench-plan-'));
+const log = (...a) => console.log(...a);
+
+/**
+ * The cluster: per namespace, APPS Deployments with their Services, pods spread evenly, and
+ * policies spread evenly: L4 (ports) on most, an L7 ALLOW in every third namespace and an L7 DENY
+ * in every seventh, so the plan has ready and needs-waypoint namespaces and rewrites to write.
+ */
+function clusterObjects() {
+  const docs = [];
+  const ns = (i) => `plan-${i}`;
+  for (let n = 0; n < namespaces; n++) docs.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns(n), labels: { 'istio-injection': 'enabled' } } });
+  for (let n = 0; n < namespaces; n++)
+    for (let a = 0; a < APPS; a++)
+      docs.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `app-${a}`, namespace: ns(n) }, spec: { selector: { app: `app-${a}` }, ports: [{ port: 8080 }] } });
+  for (let p = 0; p < pods; p++) {
+    const n = p % namespaces;
+    const a = Math.floor(p / namespaces) % APPS;
+    docs.push({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `app-${a}-7d8f9-${p}`,
+        namespace: ns(n),
+        labels: { app: `app-${a}`, 'pod-template-hash': '7d8f9' },
+        annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"],"initContainers":["istio-init"]}' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `app-${a}-7d8f9`, uid: '00000000-0000-0000-0000-000000000001', controller: true }],
+      },
+      spec: {
+        nodeName: `node-${p % 50}`,
+        containers: [
+          { name: `app-${a}`, image: `example/app-${a}:1`, resources: { requests: { cpu: '250m', memory: '256Mi' } } },
+          { name: 'istio-proxy', image: 'istio/proxyv2:1.31.0', resources: { requests: { cpu: '100m', memory: '128Mi' } } },
+        ],
+      },
+    });
+  }
+  for (let i = 0; i < policies; i++) {
+    const n = i % namespaces;
+    const a = Math.floor(i / namespaces) % APPS;
+    const l7 = a === 0 && n % 3 === 0 ? { to: [{ operation: { methods: ['GET'], paths: ['/api/*'] } }] } : a === 1 && n % 7 === 0 ? 'deny' : undefined;
+    const spec =
+      l7 === 'deny'
+        ? { selector: { matchLabels: { app: `app-${a}` } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] }
+        : { selector: { matchLabels: { app: `app-${a}` } }, rules: [{ from: [{ source: { namespaces: [ns(n)] } }], ...(l7 ?? { to: [{ operation: { ports: ['8080'] } }] }) }] };
+    docs.push({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: `policy-${i}`, namespace: ns(n) }, spec });
+  }
+  return docs;
+}
+
+function collection(o) {
+  if (o.kind === 'Namespace') return '/api/v1/namespaces';
+  if (o.kind === 'Service') return `/api/v1/namespaces/${o.metadata.namespace}/services`;
+  if (o.kind === 'Pod') return `/api/v1/namespaces/${o.metadata.namespace}/pods`;
+  return `/apis/security.istio.io/v1/namespaces/${o.metadata.namespace}/authorizationpolicies`;
+}
+
+/** POSTs objects, `concurrency` at a time over kept-alive connections; Namespaces first. */
+async function create(cp, objects, concurrency = 16) {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca: readFileSync(cp.caFile) });
+  const post = (o) =>
+    new Promise((ok, fail) => {
+      const body = JSON.stringify(o);
+      const req = request({ host: '127.0.0.1', port: cp.apiPort, method: 'POST', path: collection(o), agent, headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => (res.statusCode === 201 ? ok() : fail(new Error(`POST ${collection(o)}: ${res.statusCode} ${text.slice(0, 300)}`))));
+      });
+      req.on('error', fail);
+      req.end(body);
+    });
+  const first = objects.filter((o) => o.kind === 'Namespace');
+  for (const batch of [first, objects.filter((o) => o.kind !== 'Namespace')]) {
+    let next = 0;
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < batch.length) await post(batch[next++]);
+    }));
+  }
+  agent.destroy();
+}
+
+/** One `meshguard plan` process: wall time from spawn to exit, and the size of what it wrote. */
+async function timePlan(args, out) {
+  const start = performance.now();
+  await run(process.execPath, [cli, 'plan', ...args, '--out', out], { maxBuffer: 64 * 1024 * 1024 });
+  return { seconds: (performance.now() - start) / 1000, bytes: statSync(out).size };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const objects = clusterObjects();
+const counts = Object.fromEntries(['Namespace', 'Pod', 'Service', 'AuthorizationPolicy'].map((k) => [k, objects.filter((o) => o.kind === k).length]));
+log(`cluster: ${JSON.stringify(counts)}`);
+
+const dump = join(work, 'cluster');
+mkdirSync(dump);
+for (let f = 0; f * 5000 < objects.length; f++) writeFileSync(join(dump, `part-${f}.yaml`), objects.slice(f * 5000, (f + 1) * 5000).map((d) => stringify(d)).join('---\n'));
+
+const cp = await startControlPlane();
+const results = { live: { json: [], html: [] }, files: { json: [], html: [] } };
+let summary;
+try {
+  const seedStart = performance.now();
+  await create(cp.info, objects);
+  log(`seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`);
+  // Interleaved: live and files, JSON and HTML, round after round, so they share the machine's load.
+  for (let r = 0; r < runs; r++)
+    for (const source of ['live', 'files'])
+      for (const format of ['json', 'html']) {
+        const args = [...(source === 'live' ? ['--kubeconfig', cp.info.kubeconfig] : ['--cluster-state', dump]), '--format', format];
+        const out = join(work, `plan-${source}.${format}`);
+        const t = await timePlan(args, out);
+        results[source][format].push(t.seconds);
+        if (format === 'json' && source === 'live') summary = JSON.parse(readFileSync(out, 'utf8')).summary;
+        log(`round ${r + 1} ${source} ${format}: ${t.seconds.toFixed(2)} s, ${(t.bytes / 1e6).toFixed(1)} MB`);
+      }
+} finally {
+  await cp.stop();
+}
+
+const medians = Object.fromEntries(Object.entries(results).map(([s, f]) => [s, Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Number(median(v).toFixed(2))]))]));
+const record = {
+  date: new Date().toISOString(),
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+  loadavg: loadavg().map((l) => Number(l.toFixed(2))),
+  cluster: counts,
+  runs,
+  seconds: results,
+  medianSeconds: medians,
+  target: 'plan --kubeconfig under 15 s',
+  met: medians.live.json < 15 && medians.live.html < 15,
+  verdicts: summary?.verdicts,
+  pods: summary?.pods,
+};
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/plan-latest.json', `${JSON.stringify(record, null, 2)}\n`);
+log(JSON.stringify(record.medianSeconds), `target met: ${record.met}`);
+rmSync(work, { recursive: true, force: true });
