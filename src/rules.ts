@@ -28,6 +28,8 @@ export const RULES = {
   'regex-too-long': 'error',
   'regex-empty': 'error',
   'regex-budget-exceeded': 'error',
+  // Any validated custom resource
+  'object-budget-exceeded': 'error',
   // Waypoints
   'waypoint-listener-invalid': 'error',
   'waypoint-for-invalid': 'error',

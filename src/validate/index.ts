@@ -5,6 +5,7 @@ import type { Policy } from '../policy/types.js';
 import type { RegexVerdicts } from './regex.js';
 import { validateAuthorizationPolicy } from './authorization-policy.js';
 import { validateDeprecations } from './deprecations.js';
+import { objectBudgetFinding } from './object-budget.js';
 import { validateNamespaceLabels } from './namespace-labels.js';
 import { podNeedsChecks } from './pod-checks.js';
 import { validatePodModeChange } from './pod-mode-change.js';
@@ -59,6 +60,11 @@ export function validateObject(input: ValidationInput, snapshot: ClusterSnapshot
   if (!Object.hasOwn(VALIDATED_KINDS, input.group) || !VALIDATED_KINDS[input.group].includes(input.kind)) return [];
   // What the chart does not send (pods.validate.meshguard.io), nothing here would find anything in.
   if (input.group === '' && input.kind === 'Pod' && input.operation === 'CREATE' && !podNeedsChecks(input.object, policy)) return [];
+  // An object over the budget gets one finding, and no rule walks it.
+  if (input.group !== '') {
+    const over = objectBudgetFinding(input.object ?? input.oldObject, policy);
+    if (over) return [over];
+  }
   const ctx = { snapshot, policy, regexVerdicts };
   return VALIDATORS.flatMap((validate) => validate(input, ctx));
 }

@@ -54,24 +54,34 @@ describe('hostile objects get bounded answers and audit lines', () => {
   };
   const policyWith = (spec: Record<string, unknown>) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'shop' }, spec });
 
-  it('60,000 removed when keys: 19 findings, then one that counts the rest', async () => {
-    const when = Array.from({ length: 60_000 }, (_, i) => ({ key: 'destination.labels[app]', values: [`v${i}`] }));
+  // Within the object budget (README "Object budget"), so every rule walks them: 10,000 when entries count 40,000.
+  it('10,000 removed when keys: 19 findings, then one that counts the rest', async () => {
+    const when = Array.from({ length: 10_000 }, (_, i) => ({ key: 'destination.labels[app]', values: [`v${i}`] }));
     const { res, line, record } = await post(policyWith({ rules: [{ to: [{ operation: { paths: ['/x'] } }], when }] }));
     expect(Buffer.byteLength(res.body)).toBeLessThanOrEqual(RESPONSE_MAX_BYTES);
     const { response } = res.json();
     expect(response.allowed).toBe(false);
     expect(response.status.message).toMatch(/^\[authz-removed-when-key\] when key "destination\.labels\[app\]" was removed/);
-    expect(response.status.message).toContain('(at spec.rules[0].when[18].key); [authz-removed-when-key] 59981 more when keys were removed from AuthorizationPolicy (the first 19 are listed)');
+    expect(response.status.message).toContain('(at spec.rules[0].when[18].key); [authz-removed-when-key] 9981 more when keys were removed from AuthorizationPolicy (the first 19 are listed)');
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(AUDIT_LINE_MAX_BYTES);
     expect(record.findings.length).toBeLessThanOrEqual(FINDINGS_MAX);
   });
 
-  it('100,000 targetRefs: one finding, not one per ref', async () => {
-    const targetRefs = Array.from({ length: 100_000 }, (_, i) => ({ kind: 'Nope', group: 'x', name: `t${i}` }));
+  it('10,000 targetRefs: one finding, not one per ref', async () => {
+    const targetRefs = Array.from({ length: 10_000 }, (_, i) => ({ kind: 'Nope', group: 'x', name: `t${i}` }));
     const { res, line, record } = await post(policyWith({ targetRefs }));
     expect(Buffer.byteLength(res.body)).toBeLessThanOrEqual(RESPONSE_MAX_BYTES);
-    expect(res.json().response.status.message).toContain('spec.targetRefs holds 100000 refs but at most 16 are allowed');
+    expect(res.json().response.status.message).toContain('spec.targetRefs holds 10000 refs but at most 16 are allowed');
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(AUDIT_LINE_MAX_BYTES);
     expect(record.findings.filter((f: { rule: string }) => f.rule === 'authz-target-invalid')).toHaveLength(1);
+  });
+
+  it('60,000 when keys, over the object budget: one object-budget-exceeded finding, no rule walks them', async () => {
+    const when = Array.from({ length: 60_000 }, (_, i) => ({ key: 'destination.labels[app]', values: [`v${i}`] }));
+    const { res, record } = await post(policyWith({ rules: [{ to: [{ operation: { paths: ['/x'] } }], when }] }));
+    const { response } = res.json();
+    expect(response.allowed).toBe(false);
+    expect(response.status.message).toMatch(/^\[object-budget-exceeded\] the object has more than 50000 list entries and map keys in all .*spec\.rules\[0\]\.when alone 60000/);
+    expect(record.findings.map((f: { rule: string }) => f.rule)).toEqual(['object-budget-exceeded']);
   });
 });
