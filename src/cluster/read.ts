@@ -8,7 +8,7 @@ import { namespaceOf, parseApiVersion } from '../kube.js';
 import { readFile } from 'node:fs/promises';
 import { ManifestError, manifestFiles, parseManifests, storeFromDirectory, type ManifestDoc } from './from-files.js';
 import { ListError, listPages, type ListOptions, type ReadFailure } from './list-pages.js';
-import { apiVersionOf, RESOURCES, resourceName, snapshotKindOfResource, type Resource } from './resources.js';
+import { apiVersionOf, collectionPath, RESOURCES, resourceName, snapshotKindOfResource, type Resource } from './resources.js';
 import { ClusterStore, SNAPSHOT_KINDS } from './snapshot.js';
 
 /** A kind that could not be read, and why. */
@@ -60,9 +60,8 @@ export async function readLiveCluster(kc: KubeConfig, o: ReadOptions = {}): Prom
   const errors: ReadError[] = [];
   const failed = new Set<Resource>();
   const pathsOf = (r: Resource, forSnapshot: boolean): string[] => {
-    const base = r.group ? `/apis/${r.group}/${r.version}` : '/api/v1';
     const everywhere = !r.namespaced || !namespaces.length || (forSnapshot && r.kind === 'Gateway' && r.group !== 'networking.istio.io');
-    return everywhere ? [`${base}/${r.plural}`] : namespaces.map((ns) => `${base}/namespaces/${encodeURIComponent(ns)}/${r.plural}`);
+    return everywhere ? [collectionPath(r)] : namespaces.map((ns) => collectionPath(r, ns));
   };
   async function* pages(r: Resource, forSnapshot: boolean): AsyncGenerator<KubeObject[]> {
     try {

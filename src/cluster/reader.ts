@@ -20,7 +20,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isRecord, type KubeObject } from '../kube.js';
 import { apiGet, failureOf, ListError, listPages } from './list-pages.js';
-import { apiVersionOf, type Resource } from './resources.js';
+import { apiVersionOf, collectionPath, type Resource } from './resources.js';
 
 export interface WatchedResource extends Resource {
   /** Labels, annotations and the rest of metadata are all that is read: ask for PartialObjectMetadata. */
@@ -55,10 +55,6 @@ const DEFAULTS: Required<ReaderTiming> = { pageSize: 500, rediscoverMs: 60_000, 
 const IDLE_MS = 60_000;
 const JSON_TYPE = 'application/json';
 const metadataAccept = (as: string) => `${JSON_TYPE};as=${as};g=meta.k8s.io;v=v1, ${JSON_TYPE}`;
-
-function collectionPath(resource: Resource): string {
-  return resource.group ? `/apis/${resource.group}/${resource.version}/${resource.plural}` : `/api/${resource.version}/${resource.plural}`;
-}
 
 /** Every object of a resource, in pages (./list-pages.ts); trimmed as each page arrives. Throws ListError. */
 export async function listResource(

@@ -31,6 +31,12 @@ export const RESOURCES: readonly Resource[] = [
 
 export const apiVersionOf = (r: Resource) => (r.group ? `${r.group}/${r.version}` : r.version);
 
+/** The REST path of a resource's collection, cluster-wide or in one namespace. */
+export function collectionPath(r: Pick<Resource, 'group' | 'version' | 'plural'>, namespace?: string): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  return namespace === undefined ? `${base}/${r.plural}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${r.plural}`;
+}
+
 /** `Gateway.gateway.networking.k8s.io`, `Pod`: how kubectl names a kind unambiguously. */
 export const resourceName = (r: Pick<Resource, 'kind' | 'group'>) => (r.group ? `${r.kind}.${r.group}` : r.kind);
 
