@@ -9,6 +9,10 @@ export const ISTIO = {
   sidecarStatus: 'sidecar.istio.io/status',
   useWaypoint: 'istio.io/use-waypoint',
   useWaypointNamespace: 'istio.io/use-waypoint-namespace',
+  // Waypoint canaries (1.31): two labels and an annotation (getUseWaypointCanary, getCanaryWeight).
+  useWaypointCanary: 'istio.io/use-waypoint-canary',
+  useWaypointCanaryNamespace: 'istio.io/use-waypoint-canary-namespace',
+  useWaypointCanaryWeight: 'istio.io/use-waypoint-canary-weight',
   waypointFor: 'istio.io/waypoint-for',
   forServiceAccount: 'istio.io/for-service-account',
 } as const;

@@ -39,11 +39,14 @@ export const RULES = {
   'waypoint-for-mismatch': 'error',
   'waypoint-cross-namespace-denied': 'error',
   'waypoint-in-use': 'error',
+  'waypoint-canary-invalid': 'error',
+  'ingress-use-waypoint-invalid': 'error',
   // Labels and deprecations
   'namespace-multiple-injection-labels': 'warning',
   'deprecated-field': 'error',
   'removed-annotation': 'error',
   'deprecated-api-version': 'warning',
+  'removed-api-version': 'error',
 } as const satisfies Record<string, Severity>;
 
 export type RuleId = keyof typeof RULES;
@@ -57,4 +60,8 @@ export const RULE_IDS = Object.keys(RULES) as RuleId[];
 export const RULE_VERSIONS: Partial<Record<RuleId, VersionRange & { why: string }>> = {
   // source.trustDomains / notTrustDomains exist from 1.31 (pilot/pkg/security/authz/model/model.go).
   'authz-ztunnel-unsupported-field': { since: '1.31', why: 'trustDomains and notTrustDomains are new in 1.31' },
+  // The label is read from 1.24 (pilot/pkg/serviceregistry/kube/controller/ambient/services.go).
+  'ingress-use-waypoint-invalid': { since: '1.24', why: 'the label exists from 1.24' },
+  // Canaries: buildWeightedWaypoints in pilot/pkg/serviceregistry/ambient/waypoints.go, new in 1.31.
+  'waypoint-canary-invalid': { since: '1.31', why: 'waypoint canaries are new in 1.31' },
 };

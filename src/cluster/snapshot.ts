@@ -3,11 +3,13 @@ import { ISTIO } from '../labels.js';
 import { isRecord, labelsOf, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
 import { labelledMode } from '../policy/namespace-config.js';
 
-/** An object that binds to a waypoint through `istio.io/use-waypoint`. */
+/** An object that binds to a waypoint through `istio.io/use-waypoint` (or, 1.31, `istio.io/use-waypoint-canary`). */
 export interface WaypointReferrer {
   kind: 'Namespace' | 'Service' | 'ServiceEntry';
   namespace?: string;
   name: string;
+  /** Set when the object names the waypoint as its canary. */
+  canary?: true;
 }
 
 /** The read-only view of the cluster that the decision core sees. Look-ups are indexed, never scans. */
@@ -173,11 +175,12 @@ export class ClusterStore implements ClusterSnapshot {
     if (kind === 'Gateway') this.gatewaysByNs.get(namespace!)?.delete(name);
     if (kind === 'Service') this.servicesByNs.get(namespace!)?.delete(name);
     if (kind === 'Namespace') this.ambientNamespaces.delete(name);
-    const refKey = `${kind}:${k}`;
-    const target = this.referrerTarget.get(refKey);
-    if (target !== undefined) {
-      this.referrers.get(target)?.delete(refKey);
-      this.referrerTarget.delete(refKey);
+    for (const refKey of [`${kind}:${k}`, `${kind}:${k}:canary`]) {
+      const target = this.referrerTarget.get(refKey);
+      if (target !== undefined) {
+        this.referrers.get(target)?.delete(refKey);
+        this.referrerTarget.delete(refKey);
+      }
     }
   }
 
@@ -218,14 +221,21 @@ export class ClusterStore implements ClusterSnapshot {
 
   private indexReferrer(kind: WaypointReferrer['kind'], namespace: string | undefined, name: string, obj: KubeObject) {
     const labels = labelsOf(obj);
-    const waypoint = labels[ISTIO.useWaypoint];
-    if (!waypoint || waypoint === 'none') return;
-    const waypointNs = labels[ISTIO.useWaypointNamespace] || (kind === 'Namespace' ? name : namespace!);
-    const target = key(waypointNs, waypoint);
-    const refKey = `${kind}:${key(namespace, name)}`;
-    let refs = this.referrers.get(target);
-    if (!refs) this.referrers.set(target, (refs = new Map()));
-    refs.set(refKey, namespace === undefined ? { kind, name } : { kind, namespace, name });
-    this.referrerTarget.set(refKey, target);
+    const uses = [
+      { use: ISTIO.useWaypoint, ns: ISTIO.useWaypointNamespace, suffix: '' },
+      { use: ISTIO.useWaypointCanary, ns: ISTIO.useWaypointCanaryNamespace, suffix: ':canary' },
+    ];
+    for (const { use, ns, suffix } of uses) {
+      const waypoint = labels[use];
+      if (!waypoint || waypoint === 'none') continue;
+      const waypointNs = labels[ns] || (kind === 'Namespace' ? name : namespace!);
+      const target = key(waypointNs, waypoint);
+      const refKey = `${kind}:${key(namespace, name)}${suffix}`;
+      let refs = this.referrers.get(target);
+      if (!refs) this.referrers.set(target, (refs = new Map()));
+      const ref: WaypointReferrer = namespace === undefined ? { kind, name } : { kind, namespace, name };
+      refs.set(refKey, suffix ? { ...ref, canary: true } : ref);
+      this.referrerTarget.set(refKey, target);
+    }
   }
 }

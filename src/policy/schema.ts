@@ -32,7 +32,7 @@ export const policySchema = {
         additionalProperties: false,
         required: ['rule', 'group', 'kinds', 'message', 'replacement', 'since'],
         properties: {
-          rule: { enum: ['deprecated-field', 'removed-annotation', 'deprecated-api-version'] },
+          rule: { enum: ['deprecated-field', 'removed-annotation', 'deprecated-api-version', 'removed-api-version'] },
           group: { type: 'string' },
           kinds: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
           versions: { type: 'array', items: { type: 'string', minLength: 1 } },

@@ -11,7 +11,7 @@ export type Severity = 'error' | 'warning';
 export type RuleSetting = Severity | 'off';
 
 export interface DeprecationEntry {
-  /** `deprecated-field`, `removed-annotation` or `deprecated-api-version`. */
+  /** `deprecated-field`, `removed-annotation`, `deprecated-api-version` or `removed-api-version`. */
   rule: string;
   group: string;
   kinds: string[];

@@ -10,7 +10,7 @@ import { validateObject, type ValidationInput } from './index.js';
 import type { RegexVerdicts } from './regex.js';
 
 /** Rules about what an object already carried: an UPDATE must not be blocked by what it did not add. */
-const RATCHETED = new Set(['deprecated-field', 'removed-annotation', 'deprecated-api-version']);
+const RATCHETED = new Set(['deprecated-field', 'removed-annotation', 'deprecated-api-version', 'removed-api-version']);
 
 /** The validating webhook's decision: findings for the object, judged by its namespace's enforcement. */
 export function admitValidation(req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts): Outcome {

@@ -125,7 +125,7 @@ const entryPaths = (entry: DeprecationEntry): string[] =>
   typeof entry.path === 'string' ? (entry.path ? [entry.path] : []) : entry.path;
 
 const fixFor = (entry: DeprecationEntry) => {
-  if (entry.rule === 'deprecated-api-version') return `set apiVersion: ${entry.group}/${entry.replacement}.`;
+  if (entry.rule === 'deprecated-api-version' || entry.rule === 'removed-api-version') return `set apiVersion: ${entry.group}/${entry.replacement}.`;
   return entry.replacement ? `use ${entry.replacement} instead.` : 'remove it.';
 };
 

@@ -5,6 +5,7 @@ import type { Policy } from '../policy/types.js';
 import type { RegexVerdicts } from './regex.js';
 import { validateAuthorizationPolicy } from './authorization-policy.js';
 import { validateDeprecations } from './deprecations.js';
+import { validateIngressUseWaypoint } from './ingress-use-waypoint.js';
 import { objectBudgetFinding } from './object-budget.js';
 import { validateNamespaceLabels } from './namespace-labels.js';
 import { podNeedsChecks } from './pod-checks.js';
@@ -50,14 +51,19 @@ export const VALIDATORS: readonly Validator[] = [
   validateVirtualService,
   validateWaypoints,
   validateNamespaceLabels,
+  validateIngressUseWaypoint,
   validatePodModeChange,
   validateDeprecations,
 ];
 
 /** Runs every rule that applies to the object. Pure and total: never throws on any input. */
 export function validateObject(input: ValidationInput, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts): Finding[] {
-  // Own keys only: a group named `constructor` must not reach Object.prototype.
-  if (!Object.hasOwn(VALIDATED_KINDS, input.group) || !VALIDATED_KINDS[input.group].includes(input.kind)) return [];
+  const ctx = { snapshot, policy, regexVerdicts };
+  // Own keys only: a group named `constructor` must not reach Object.prototype. The deprecation
+  // catalog is data and may name kinds no other rule looks at (API versions that are no longer
+  // served reach only `meshguard check`).
+  if (!Object.hasOwn(VALIDATED_KINDS, input.group) || !VALIDATED_KINDS[input.group].includes(input.kind))
+    return validateDeprecations(input, ctx).filter((f) => f.rule === 'removed-api-version');
   // What the chart does not send (pods.validate.meshguard.io), nothing here would find anything in.
   if (input.group === '' && input.kind === 'Pod' && input.operation === 'CREATE' && !podNeedsChecks(input.object, policy)) return [];
   // An object over the budget gets one finding, and no rule walks it.
@@ -65,6 +71,5 @@ export function validateObject(input: ValidationInput, snapshot: ClusterSnapshot
     const over = objectBudgetFinding(input.object ?? input.oldObject, policy);
     if (over) return [over];
   }
-  const ctx = { snapshot, policy, regexVerdicts };
   return VALIDATORS.flatMap((validate) => validate(input, ctx));
 }

@@ -6,8 +6,10 @@ import { clientText, quoted } from '../client-text.js';
 import type { Finding } from '../findings.js';
 import { finding } from '../findings.js';
 import type { KubeObject } from '../kube.js';
-import { isRecord, labelsOf, nameOf, namespaceOf } from '../kube.js';
+import { inRange } from '../istio-version.js';
+import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf } from '../kube.js';
 import { ISTIO } from '../labels.js';
+import { RULE_VERSIONS } from '../rules.js';
 import type { ValidationContext, ValidationInput } from './index.js';
 import { matchesLabelSelector } from './label-selector.js';
 import {
@@ -37,8 +39,10 @@ const BINDINGS: Record<BindingKind, { group: string; serves: readonly string[] }
   Pod: { group: '', serves: ['workload', 'all'] },
 };
 
-const USE_PATH = `metadata.labels["${ISTIO.useWaypoint}"]`;
-const NAMESPACE_PATH = `metadata.labels["${ISTIO.useWaypointNamespace}"]`;
+const labelPath = (key: string) => `metadata.labels["${key}"]`;
+const CANARY = { use: ISTIO.useWaypointCanary, namespace: ISTIO.useWaypointCanaryNamespace, weight: ISTIO.useWaypointCanaryWeight } as const;
+/** The kinds buildWeightedWaypoints gives canaries to (Services and ServiceEntries, or through their Namespace). */
+const CANARY_KINDS: readonly BindingKind[] = ['Namespace', 'Service', 'ServiceEntry'];
 /** Set by the apiserver on every Namespace, so selectors can always match on the name. */
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 const LIST_MAX = 5;
@@ -51,6 +55,11 @@ export function bindingKindOf(input: ValidationInput): BindingKind | undefined {
 interface Binding {
   kind: BindingKind;
   object: KubeObject;
+  /** The label that names the waypoint (use-waypoint, or use-waypoint-canary) and its namespace label. */
+  useLabel: string;
+  nsLabel: string;
+  /** The waypoint-for values the binding accepts. */
+  serves: readonly string[];
   waypoint: string;
   /** The namespace the object lives in (a Namespace: itself). */
   ownNamespace: string;
@@ -61,20 +70,74 @@ export function validateWaypointBinding(kind: BindingKind, input: ValidationInpu
   const object = input.object;
   if (!object) return [];
   const labels = labelsOf(object);
-  const waypoint = labels[ISTIO.useWaypoint];
-  // `none` opts out; without Gateway API nothing can be checked (and nothing could be a waypoint).
-  if (waypoint === undefined || waypoint === 'none' || !ctx.snapshot.has('Gateway')) return [];
+  // Without Gateway API nothing can be checked (and nothing could be a waypoint).
+  if (!ctx.snapshot.has('Gateway')) return [];
   const ownNamespace =
     kind === 'Namespace' ? (nameOf(object) ?? input.name ?? '') : (input.namespace ?? namespaceOf(object) ?? 'default');
+  const withCanary = CANARY_KINDS.includes(kind) && Object.hasOwn(labels, CANARY.use);
+  const waypoint = labels[ISTIO.useWaypoint];
+  if (waypoint === undefined || waypoint === 'none') {
+    // `none` opts out. Without a label of its own, a Service's canary goes with its namespace's waypoint.
+    if (!withCanary) return [];
+    const nsLabels = kind === 'Namespace' || waypoint === 'none' ? {} : labelsOf(ctx.snapshot.namespace(ownNamespace));
+    const inherited = nsLabels[ISTIO.useWaypoint];
+    if (inherited === undefined || inherited === 'none') return present(canaryWithoutPrimary(waypoint, ownNamespace, ctx));
+    const primary: Binding = { kind, object, useLabel: ISTIO.useWaypoint, nsLabel: ISTIO.useWaypointNamespace, serves: BINDINGS[kind].serves, waypoint: inherited, ownNamespace, waypointNamespace: nsLabels[ISTIO.useWaypointNamespace] ?? ownNamespace };
+    return canaryFindings(primary, ctx);
+  }
   // istiod takes the namespace label whenever it is present, even empty.
   const waypointNamespace = labels[ISTIO.useWaypointNamespace] ?? ownNamespace;
-  const binding: Binding = { kind, object, waypoint, ownNamespace, waypointNamespace };
-
-  const gateway = ctx.snapshot.gateway(waypointNamespace, waypoint);
-  if (!gateway) return present(missing(binding, ctx));
-  if (waypointRole(gateway, ctx.snapshot, ctx.policy.istioVersion) === 'not-waypoint') return present(notAWaypoint(binding, gateway, ctx));
-  return present(forMismatch(binding, gateway, ctx), crossNamespaceDenied(binding, gateway, ctx));
+  const binding: Binding = { kind, object, useLabel: ISTIO.useWaypoint, nsLabel: ISTIO.useWaypointNamespace, serves: BINDINGS[kind].serves, waypoint, ownNamespace, waypointNamespace };
+  return [...resolve(binding, ctx), ...(CANARY_KINDS.includes(kind) ? canaryFindings(binding, ctx) : [])];
 }
+
+/** buildWeightedWaypoints gives no canary when there is no primary waypoint. */
+function canaryWithoutPrimary(own: string | undefined, namespace: string, ctx: ValidationContext): Finding | undefined {
+  const why = own === 'none'
+    ? `${ISTIO.useWaypoint}=none opts this object out of waypoints`
+    : `neither it nor namespace ${quoted(namespace)} names a primary waypoint with ${ISTIO.useWaypoint}`;
+  return finding(ctx.policy, 'waypoint-canary-invalid', labelPath(CANARY.use),
+    `${CANARY.use} has no effect: ${why}, and istiod sends canary traffic only beside a primary waypoint (buildWeightedWaypoints). Set ${ISTIO.useWaypoint} too, or remove the canary.`);
+}
+
+/** The checks istiod makes when it resolves a waypoint for a binding, one rule each. */
+function resolve(b: Binding, ctx: ValidationContext): Finding[] {
+  const gateway = ctx.snapshot.gateway(b.waypointNamespace, b.waypoint);
+  if (!gateway) return present(missing(b, ctx));
+  if (waypointRole(gateway, ctx.snapshot, ctx.policy.istioVersion) === 'not-waypoint') return present(notAWaypoint(b, gateway, ctx));
+  return present(forMismatch(b, gateway, ctx), crossNamespaceDenied(b, gateway, ctx));
+}
+
+/**
+ * A waypoint canary (Istio 1.31; runs only from 1.31, see RULE_VERSIONS): istiod resolves it like
+ * the primary, but always for Service traffic (resolveCanaryWaypoint), refuses one equal to the
+ * primary and a weight that is not an integer from 0 to 100 (buildWeightedWaypoints,
+ * getCanaryWeight in pilot/pkg/serviceregistry/ambient/waypoints.go), and on any error sends all
+ * traffic to the primary. The object's own canary labels are judged here; a Namespace's when the
+ * Namespace is.
+ */
+function canaryFindings(primary: Binding, ctx: ValidationContext): Finding[] {
+  // The canary's resolution reports under the primary's rule ids, which hold for every version.
+  if (!inRange(ctx.policy.istioVersion, RULE_VERSIONS['waypoint-canary-invalid'])) return [];
+  const labels = labelsOf(primary.object);
+  const out: Array<Finding | undefined> = [];
+  const weight = annotationsOf(primary.object)[CANARY.weight];
+  if (weight !== undefined && !validCanaryWeight(weight))
+    out.push(finding(ctx.policy, 'waypoint-canary-invalid', `metadata.annotations["${CANARY.weight}"]`,
+      `${CANARY.weight}=${quoted(weight)} is not an integer from 0 to 100, so istiod ignores the canary (WaypointCanaryInvalidWeight) and sends all traffic to the primary waypoint. Set the share of traffic for the canary, e.g. "10".`));
+  const canary = labels[CANARY.use];
+  // getUseWaypointCanary: absent, empty and "none" mean no canary.
+  if (canary === undefined || canary === '' || canary === 'none') return present(...out);
+  const canaryNamespace = labels[CANARY.namespace] ?? primary.ownNamespace;
+  const canaryPath = labelPath(CANARY.use);
+  if (canary === primary.waypoint && canaryNamespace === primary.waypointNamespace)
+    return present(...out, finding(ctx.policy, 'waypoint-canary-invalid', canaryPath,
+      `${CANARY.use}=${quoted(canary)} names the primary waypoint ${clientText(canaryNamespace)}/${clientText(canary)} itself, so istiod ignores the canary (WaypointCanarySameAsPrimary). Point it at the new waypoint, or remove it.`));
+  return [...present(...out), ...resolve({ ...primary, useLabel: CANARY.use, nsLabel: CANARY.namespace, serves: ['service', 'all'], waypoint: canary, waypointNamespace: canaryNamespace }, ctx)];
+}
+
+/** strconv.Atoi, then 0 to 100 (getCanaryWeight). */
+const validCanaryWeight = (value: string) => /^[+-]?\d{1,10}$/.test(value) && Number(value) >= 0 && Number(value) <= 100;
 
 /** The findings that rules returned (a rule the policy turns off returns undefined). */
 export const present = (...findings: Array<Finding | undefined>) => findings.filter((f): f is Finding => f !== undefined);
@@ -83,25 +146,25 @@ function missing(b: Binding, ctx: ValidationContext): Finding | undefined {
   // A Namespace being created cannot contain its own waypoint yet; the Gateway comes right after it.
   if (b.kind === 'Namespace' && b.waypointNamespace === b.ownNamespace && !ctx.snapshot.namespace(b.ownNamespace)) return undefined;
   if (b.waypoint === '')
-    return finding(ctx.policy, 'waypoint-missing', USE_PATH,
-      `${ISTIO.useWaypoint} is empty; set it to the name of a waypoint Gateway, or to "none" to opt out.`);
+    return finding(ctx.policy, 'waypoint-missing', labelPath(b.useLabel),
+      `${b.useLabel} is empty; set it to the name of a waypoint Gateway, or to "none" to opt out.`);
   const existing = waypointsIn(ctx.snapshot, b.waypointNamespace, ctx.policy.istioVersion).map((g) => nameOf(g) ?? '');
-  const where = b.waypointNamespace === b.ownNamespace ? '' : ` (from ${ISTIO.useWaypointNamespace})`;
+  const where = b.waypointNamespace === b.ownNamespace ? '' : ` (from ${b.nsLabel})`;
   const known = existing.length
     ? ` Waypoints in ${quoted(b.waypointNamespace)}: ${listed(existing)}.`
     : ` There is no waypoint in ${quoted(b.waypointNamespace)}.`;
-  return finding(ctx.policy, 'waypoint-missing', USE_PATH,
-    `${ISTIO.useWaypoint}=${quoted(b.waypoint)} names no existing Gateway: there is no Gateway ${quoted(b.waypoint)} in namespace ${quoted(b.waypointNamespace)}${where}, so istiod reports WaypointIsNotReady and traffic skips L7 policy.${known} Create it first (istioctl waypoint apply -n ${clientText(b.waypointNamespace)} --name ${clientText(b.waypoint)}), fix the name, or set the label to "none" to opt out.`);
+  return finding(ctx.policy, 'waypoint-missing', labelPath(b.useLabel),
+    `${b.useLabel}=${quoted(b.waypoint)} names no existing Gateway: there is no Gateway ${quoted(b.waypoint)} in namespace ${quoted(b.waypointNamespace)}${where}, so istiod reports WaypointIsNotReady and traffic skips L7 policy.${known} Create it first (istioctl waypoint apply -n ${clientText(b.waypointNamespace)} --name ${clientText(b.waypoint)}), fix the name, or set the label to "none" to opt out.`);
 }
 
 function notAWaypoint(b: Binding, gateway: KubeObject, ctx: ValidationContext): Finding | undefined {
-  return finding(ctx.policy, 'waypoint-not-a-waypoint', USE_PATH,
-    `${ISTIO.useWaypoint}=${quoted(b.waypoint)} names Gateway ${gatewayRef(gateway)} of class "${className(gateway) ?? ''}", which is an ingress or egress gateway, not a waypoint: traffic would be sent to it over HBONE and fail. Point the label at a Gateway of class istio-waypoint (istioctl waypoint apply -n ${clientText(b.waypointNamespace)}).`);
+  return finding(ctx.policy, 'waypoint-not-a-waypoint', labelPath(b.useLabel),
+    `${b.useLabel}=${quoted(b.waypoint)} names Gateway ${gatewayRef(gateway)} of class "${className(gateway) ?? ''}", which is an ingress or egress gateway, not a waypoint: traffic would be sent to it over HBONE and fail. Point the label at a Gateway of class istio-waypoint (istioctl waypoint apply -n ${clientText(b.waypointNamespace)}).`);
 }
 
 function forMismatch(b: Binding, gateway: KubeObject, ctx: ValidationContext): Finding | undefined {
   const { value, source } = effectiveWaypointFor(gateway, ctx.snapshot);
-  const { serves } = BINDINGS[b.kind];
+  const { serves } = b;
   if (serves.includes(value)) return undefined;
   const ref = gatewayRef(gateway);
   const isValid = (WAYPOINT_FOR_VALUES as readonly string[]).includes(value) && value !== 'none';
@@ -112,7 +175,7 @@ function forMismatch(b: Binding, gateway: KubeObject, ctx: ValidationContext): F
       : !isValid
         ? `waypoint ${ref} has ${ISTIO.waypointFor}=${quoted(value)} (${source}), which is not one of ${WAYPOINT_FOR_VALUES.join(', ')}, so istiod binds nothing to it (UnsupportedTrafficType)`
         : `waypoint ${ref} is for ${value} traffic only (${source}), but a ${b.kind} binds only to a waypoint for ${serves.join(' or ')} (istiod reports UnsupportedTrafficType)`;
-  return finding(ctx.policy, 'waypoint-for-mismatch', USE_PATH,
+  return finding(ctx.policy, 'waypoint-for-mismatch', labelPath(b.useLabel),
     `${problem}; this ${b.kind} would get no waypoint. Set ${ISTIO.waypointFor}=${suggestion} on the Gateway, or use a waypoint that serves ${serves.join(' or ')}.`);
 }
 
@@ -139,7 +202,7 @@ function crossNamespaceDenied(b: Binding, gateway: KubeObject, ctx: ValidationCo
   const fix = attachment
     ? `On the waypoint, set ${listenerPath}.allowedRoutes.namespaces.from: All, or from: Selector with a selector matching this namespace (e.g. matchLabels {${NAMESPACE_NAME_LABEL}: ${clientText(b.ownNamespace)}})`
     : `Add the listener ${MESH_LISTENER_YAML} with allowedRoutes.namespaces.from: All (or Selector) to the waypoint`;
-  return finding(ctx.policy, 'waypoint-cross-namespace-denied', NAMESPACE_PATH,
+  return finding(ctx.policy, 'waypoint-cross-namespace-denied', labelPath(b.nsLabel),
     `waypoint ${gatewayRef(gateway)} does not accept bindings from namespace ${quoted(b.ownNamespace)}: ${reason}. istiod reports AttachmentDenied and this ${b.kind} would get no waypoint. ${fix}; or use a waypoint in ${quoted(b.ownNamespace)}.`);
 }
 

@@ -73,6 +73,21 @@ describe('boundaries of version-dependent rules', () => {
     expect(rulesAt('1.24', dr)).toEqual(['deprecated-field']);
   });
 
+  it('removed-api-version: TCPRoute v1alpha2 from 1.31 (Gateway API v1.6 standard channel); its v1 twin is allowed', () => {
+    const route = (version: string): KubeObject => ({ apiVersion: `gateway.networking.k8s.io/${version}`, kind: 'TCPRoute', metadata: { name: 'r', namespace: 'shop' }, spec: {} });
+    expect(rulesAt('1.30', route('v1alpha2'))).toEqual([]);
+    expect(rulesAt('1.31', route('v1alpha2'))).toEqual(['removed-api-version']);
+    expect(rulesAt('1.31', route('v1'))).toEqual([]);
+    const tls = (version: string): KubeObject => ({ apiVersion: `gateway.networking.k8s.io/${version}`, kind: 'TLSRoute', metadata: { name: 'r', namespace: 'shop' }, spec: {} });
+    expect(rulesAt('1.31', tls('v1alpha3'))).toEqual(['removed-api-version']);
+  });
+
+  it('removed-annotation sidecar.istio.io/statsCompression: from 1.30 (release note 48051)', () => {
+    const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop', annotations: { 'sidecar.istio.io/statsCompression': 'false' } }, spec: { containers: [] } };
+    expect(rulesAt('1.29', pod)).not.toContain('removed-annotation');
+    expect(rulesAt('1.30', pod)).toContain('removed-annotation');
+  });
+
   const gateway = (className: string, listeners: unknown[] = []): KubeObject => ({
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'Gateway',

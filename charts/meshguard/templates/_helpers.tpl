@@ -192,8 +192,9 @@ against the source.
 {{/*
 What the validating checks of a Pod CREATE read (src/validate/pod-checks.ts podCheckKeys), as JSON
 {"labels": [...], "annotations": [...], "all": bool}: istio.io/use-waypoint, and every label or
-annotation the policy's deprecation catalog names for Pods. The bundled policy names the annotation
-istio.io/for-service-account (the chart test checks this against the source). A custom policy is
+annotation the policy's deprecation catalog names for Pods. The bundled policy names the annotations
+istio.io/for-service-account, sidecar.istio.io/statsCompression and
+sidecar.istio.io/statsInclusionPrefixes (the chart test checks this against the source). A custom policy is
 read here; if one of its Pod entries looks at anything but a label or an annotation, "all" is true
 and every Pod CREATE is sent.
 */}}
@@ -202,7 +203,7 @@ and every Pod CREATE is sent.
 {{- $annotations := list -}}
 {{- $all := false -}}
 {{- if not .Values.policy -}}
-{{- $annotations = list "istio.io/for-service-account" -}}
+{{- $annotations = list "istio.io/for-service-account" "sidecar.istio.io/statsCompression" "sidecar.istio.io/statsInclusionPrefixes" -}}
 {{- else -}}
 {{- $policy := .Values.policy -}}
 {{- if kindIs "string" $policy }}{{ $policy = fromYaml $policy }}{{ end -}}

@@ -85,11 +85,11 @@ describe('output', () => {
   it('text: file:line, severity, object, message and path, then a summary', async () => {
     const { stdout } = await run(['examples/bad/waypoints.yaml']);
     expect(stdout).toContain(
-      'examples/bad/waypoints.yaml:96: error: Service shop/cart: [waypoint-missing] istio.io/use-waypoint="waypiont" names no existing Gateway',
+      'examples/bad/waypoints.yaml:97: error: Service shop/cart: [waypoint-missing] istio.io/use-waypoint="waypiont" names no existing Gateway',
     );
     expect(stdout).toContain('(at metadata.labels["istio.io/use-waypoint"])');
-    expect(stdout).toContain('examples/bad/waypoints.yaml:136: mode: Pod team-a/report-builder: ambient (rule namespace-default)');
-    expect(stdout.trimEnd().split('\n').at(-1)).toBe('11 objects: 7 errors, 0 warnings');
+    expect(stdout).toContain('examples/bad/waypoints.yaml:137: mode: Pod team-a/report-builder: ambient (rule namespace-default)');
+    expect(stdout.trimEnd().split('\n').at(-1)).toBe('12 objects: 9 errors, 0 warnings');
   });
 
   it('json: the documented schema', async () => {
@@ -144,11 +144,11 @@ describe('sarif', () => {
       message: { text: expect.stringMatching(/^\[waypoint-missing\] istio.io\/use-waypoint="waypiont"/) },
       locations: [
         {
-          physicalLocation: { artifactLocation: { uri: 'examples/bad/waypoints.yaml' }, region: { startLine: 96 } },
+          physicalLocation: { artifactLocation: { uri: 'examples/bad/waypoints.yaml' }, region: { startLine: 97 } },
           logicalLocations: [{ fullyQualifiedName: 'Service shop/cart', kind: 'resource' }],
         },
       ],
     });
-    expect(runs[0].results).toHaveLength(7);
+    expect(runs[0].results).toHaveLength(9);
   });
 });

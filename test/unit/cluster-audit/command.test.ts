@@ -48,7 +48,7 @@ describe('output', () => {
     expect(lines[0]).toBe('cluster-scoped objects:');
     expect(lines).toContain('namespace shop:');
     expect(stdout).toContain('  error: Service cart: [waypoint-missing] istio.io/use-waypoint="waypiont" names no existing Gateway');
-    expect(stdout).toContain('(at metadata.labels["istio.io/use-waypoint"]) (examples/bad/waypoints.yaml:96)');
+    expect(stdout).toContain('(at metadata.labels["istio.io/use-waypoint"]) (examples/bad/waypoints.yaml:97)');
     const json = JSON.parse((await run(['--cluster-state', 'examples/bad/namespace-labels.yaml', '--cluster-state', 'examples/bad/waypoints.yaml', '--format', 'json'])).stdout);
     const objects = Object.values(json.summary.objects as Record<string, number>).reduce((a, b) => a + b, 0);
     const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;

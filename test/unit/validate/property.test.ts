@@ -21,6 +21,9 @@ const someString = (...values: string[]) => fc.oneof({ weight: 3, arbitrary: fc.
 const LABEL_KEYS = [
   'istio.io/use-waypoint',
   'istio.io/use-waypoint-namespace',
+  'istio.io/use-waypoint-canary',
+  'istio.io/use-waypoint-canary-namespace',
+  'istio.io/ingress-use-waypoint',
   'istio.io/waypoint-for',
   'istio.io/dataplane-mode',
   'istio-injection',
@@ -33,8 +36,8 @@ const LABEL_KEYS = [
   '__proto__',
   'constructor',
 ];
-const ANNOTATION_KEYS = ['istio.io/dry-run', 'istio.io/for-service-account', 'istio.io/waypoint-for', 'sidecar.istio.io/inject', 'ambient.istio.io/waypoint-inbound-binding', 'meshguard.io/mode'];
-const VALUES = ['waypoint', 'none', '', 'service', 'workload', 'all', 'services', 'ambient', 'sidecar', 'enabled', 'true', 'off', 'PROXY/15088', 'ns-a', 'ns-b'];
+const ANNOTATION_KEYS = ['istio.io/dry-run', 'istio.io/use-waypoint-canary-weight', 'istio.io/for-service-account', 'istio.io/waypoint-for', 'sidecar.istio.io/inject', 'ambient.istio.io/waypoint-inbound-binding', 'meshguard.io/mode'];
+const VALUES = ['waypoint', 'none', '', '101', '1', 'service', 'workload', 'all', 'services', 'ambient', 'sidecar', 'enabled', 'true', 'off', 'PROXY/15088', 'ns-a', 'ns-b'];
 
 const stringMap = (keys: string[]) =>
   fc.oneof(
@@ -270,12 +273,13 @@ describe('property: a Pod CREATE without the keys of podCheckKeys is one no vali
   });
 
   it('reads the deprecation catalog: a label or annotation for Pods is a key, anything else sends every Pod', () => {
-    expect(podCheckKeys(policy)).toEqual({ labels: ['istio.io/use-waypoint'], annotations: ['istio.io/for-service-account'] });
+    const bundled = ['istio.io/for-service-account', 'sidecar.istio.io/statsCompression', 'sidecar.istio.io/statsInclusionPrefixes'];
+    expect(podCheckKeys(policy)).toEqual({ labels: ['istio.io/use-waypoint'], annotations: bundled });
     const entry = { rule: 'removed-annotation', group: '', kinds: ['Pod'], versions: [], message: 'is gone', replacement: '', since: '1.31' };
     const withPaths = (...path: string[]): Policy => ({ ...policy, deprecations: [...policy.deprecations, { ...entry, path }] });
     expect(podCheckKeys(withPaths('metadata.labels["example.com/old"]', 'metadata.annotations.legacy'))).toEqual({
       labels: ['istio.io/use-waypoint', 'example.com/old'],
-      annotations: ['istio.io/for-service-account', 'legacy'],
+      annotations: [...bundled, 'legacy'],
     });
     for (const other of ['spec.hostNetwork', 'metadata.annotations{}', '']) {
       const custom = withPaths(other);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClusterStore } from '../../../src/cluster/snapshot.js';
 import type { KubeObject } from '../../../src/kube.js';
-import { parsePolicy } from '../../../src/policy/load.js';
+import { parsePolicy, withIstioVersion } from '../../../src/policy/load.js';
 import type { ValidationInput } from '../../../src/validate/index.js';
 import { validateWaypoints } from '../../../src/validate/waypoint.js';
 
@@ -454,5 +454,108 @@ describe('which Gateways are waypoints: one definition everywhere', () => {
     const [f] = validateWaypoints(input(service('bookinfo', 'reviews', use('waypiont'))), { snapshot: store, policy });
     expect(f.rule).toBe('waypoint-missing');
     expect(f.message).toContain('Waypoints in "bookinfo": team-wp.');
+  });
+});
+
+// Waypoint canaries (1.31): getUseWaypointCanary, getCanaryWeight, resolveCanaryWaypoint and
+// buildWeightedWaypoints in pilot/pkg/serviceregistry/ambient/waypoints.go.
+describe('waypoint canaries', () => {
+  const canary = (name: string, ns?: string): Labels => ({ 'istio.io/use-waypoint-canary': name, ...(ns ? { 'istio.io/use-waypoint-canary-namespace': ns } : {}) });
+  const withWeight = (obj: KubeObject, weight: string): KubeObject => ({ ...obj, metadata: { ...obj.metadata, annotations: { 'istio.io/use-waypoint-canary-weight': weight } } });
+  const v2 = gateway('bookinfo', 'waypoint-v2', { labels: { 'istio.io/waypoint-for': 'service' } });
+  const cluster = [bookinfo, waypoint, v2];
+  it.each<Case>([
+    { name: 'a canary next to the primary: allowed', subject: service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint-v2') }), cluster, expected: [] },
+    { name: 'a canary that does not exist: denied', subject: service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint-v3') }), cluster, expected: ['waypoint-missing'] },
+    {
+      name: 'a canary that is an ingress gateway: denied',
+      subject: service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('ingress') }),
+      cluster: [...cluster, gateway('bookinfo', 'ingress', { className: 'istio', listeners: [] })],
+      expected: ['waypoint-not-a-waypoint'],
+    },
+    {
+      name: 'a canary for workload traffic only: denied',
+      subject: service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('wl') }),
+      cluster: [...cluster, gateway('bookinfo', 'wl', { labels: { 'istio.io/waypoint-for': 'workload' } })],
+      expected: ['waypoint-for-mismatch'],
+    },
+    {
+      name: 'a canary in another namespace that admits only its own: denied',
+      subject: service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('shared', 'infra') }),
+      cluster: [...cluster, namespace('infra'), gateway('infra', 'shared')],
+      expected: ['waypoint-cross-namespace-denied'],
+    },
+    {
+      name: 'a canary in another namespace that admits all: allowed',
+      subject: service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('shared', 'infra') }),
+      cluster: [...cluster, namespace('infra'), gateway('infra', 'shared', { listeners: [crossNs('All')] })],
+      expected: [],
+    },
+    { name: 'the canary equals the primary: denied', subject: service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint') }), cluster, expected: ['waypoint-canary-invalid'] },
+    { name: 'a weight of 101: denied', subject: withWeight(service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint-v2') }), '101'), cluster, expected: ['waypoint-canary-invalid'] },
+    { name: 'a weight of 12.5: denied', subject: withWeight(service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint-v2') }), '12.5'), cluster, expected: ['waypoint-canary-invalid'] },
+    { name: 'a weight of 100: allowed', subject: withWeight(service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint-v2') }), '100'), cluster, expected: [] },
+    { name: 'a weight of +0 (strconv.Atoi reads it): allowed', subject: withWeight(service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint-v2') }), '+0'), cluster, expected: [] },
+    { name: 'a canary without any primary: denied', subject: service('bookinfo', 'reviews', canary('waypoint-v2')), cluster, expected: ['waypoint-canary-invalid'] },
+    {
+      name: "a Service's canary beside its namespace's primary: allowed",
+      subject: service('bookinfo', 'reviews', canary('waypoint-v2')),
+      cluster: [namespace('bookinfo', use('waypoint')), waypoint, v2],
+      expected: [],
+    },
+    { name: 'a Namespace canary that does not exist: denied', subject: namespace('bookinfo', { ...use('waypoint'), ...canary('nope') }), cluster, expected: ['waypoint-missing'] },
+    { name: 'a ServiceEntry canary that equals the primary: denied', subject: serviceEntry('bookinfo', 'api', { ...use('waypoint'), ...canary('waypoint') }), cluster, expected: ['waypoint-canary-invalid'] },
+    { name: 'canary "none": no canary, allowed', subject: service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('none') }), cluster, expected: [] },
+  ])('$name', ({ subject, cluster: c = [], expected }) => {
+    expect(rulesFor(subject, c)).toEqual(expected);
+  });
+
+  it('names the canary label in the finding', () => {
+    const store = new ClusterStore(cluster);
+    const [f] = validateWaypoints(input(service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint-v3') })), { snapshot: store, policy });
+    expect(f).toMatchObject({ rule: 'waypoint-missing', path: 'metadata.labels["istio.io/use-waypoint-canary"]' });
+    expect(f.message).toMatch(/^\[waypoint-missing\] istio\.io\/use-waypoint-canary="waypoint-v3" names no existing Gateway/);
+  });
+
+  it('is not checked before 1.31, where canaries do not exist', () => {
+    const store = new ClusterStore(cluster);
+    const old = withIstioVersion(policy, '1.30');
+    expect(validateWaypoints(input(service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint') })), { snapshot: store, policy: old })).toEqual([]);
+    expect(validateWaypoints(input(service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint-v3') })), { snapshot: store, policy: old })).toEqual([]);
+  });
+
+  it('counts canaries in waypoint-in-use', () => {
+    const store = new ClusterStore([...cluster, service('bookinfo', 'reviews', { ...use('waypoint'), ...canary('waypoint-v2') })]);
+    const [f] = validateWaypoints(input(v2, 'DELETE'), { snapshot: store, policy });
+    expect(f.rule).toBe('waypoint-in-use');
+    expect(f.message).toContain('1 object: Service bookinfo/reviews (as its canary)');
+  });
+});
+
+// An UPDATE that takes the waypoint away from what uses it is refused like a DELETE.
+describe('changing a waypoint that is in use (waypoint-in-use on UPDATE)', () => {
+  const update = (before: KubeObject, after: KubeObject): ValidationInput => ({ ...input(after, 'UPDATE'), oldObject: before });
+  const users = [bookinfo, waypoint, service('bookinfo', 'reviews', use('waypoint'))];
+  it.each<Case>([
+    { name: 'class changed to an ingress class: denied', subject: update(waypoint, gateway('bookinfo', 'waypoint', { className: 'istio' })), cluster: users, expected: ['waypoint-in-use'] },
+    { name: 'class changed to another waypoint class: allowed', subject: update(waypoint, gateway('bookinfo', 'waypoint', { className: 'istio-agentgateway-waypoint', labels: { 'istio.io/waypoint-for': 'service' } })), cluster: users, expected: [] },
+    { name: 'waypoint-for service -> workload while a Service uses it: denied', subject: update(waypoint, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'workload' } })), cluster: users, expected: ['waypoint-in-use'] },
+    { name: 'waypoint-for service -> all: allowed', subject: update(waypoint, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'all' } })), cluster: users, expected: [] },
+    {
+      name: 'waypoint-for service -> workload while only the Namespace uses it: allowed',
+      subject: update(waypoint, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'workload' } })),
+      cluster: [namespace('bookinfo', use('waypoint')), waypoint],
+      expected: [],
+    },
+    { name: 'class changed while nothing uses it: allowed', subject: update(waypoint, gateway('bookinfo', 'waypoint', { className: 'istio', listeners: [] })), cluster: [bookinfo, waypoint], expected: [] },
+  ])('$name', ({ subject, cluster = [], expected }) => {
+    expect(rulesFor(subject, cluster)).toEqual(expected);
+  });
+
+  it('names the referrers that would break and the field', () => {
+    const store = new ClusterStore(users);
+    const [f] = validateWaypoints(update(waypoint, gateway('bookinfo', 'waypoint', { labels: { 'istio.io/waypoint-for': 'workload' } })), { snapshot: store, policy });
+    expect(f).toMatchObject({ rule: 'waypoint-in-use', path: 'metadata.labels["istio.io/waypoint-for"]' });
+    expect(f.message).toContain('serve "workload" instead of "service" traffic (istio.io/waypoint-for), which 1 object: Service bookinfo/reviews no longer bind to');
   });
 });
