@@ -45,7 +45,6 @@ if (want('mutate') || want('validate')) {
       logFile: join(work, `${mode}.log`),
     });
   const refs = { baseline: await reference('bare', 18444), 'reference-parse': await reference('parse', 18447), 'reference-fastify': await reference('fastify', 18448) };
-  const ports = { baseline: 18444, 'reference-parse': 18447, 'reference-fastify': 18448 };
   try {
     const base = 'https://127.0.0.1';
     // Targets are measured round-robin in short slices and each figure is the median over rounds, so

@@ -17,7 +17,11 @@ export interface KubeObject {
   apiVersion?: string;
   kind?: string;
   metadata?: ObjectMeta;
+  // Rules read spec and status of many CRDs whose schemas meshguard does not own; each rule checks the
+  // shape of what it reads (isRecord, typeof) before trusting it.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   spec?: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   status?: any;
   [key: string]: unknown;
 }
@@ -32,7 +36,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const EMPTY: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const EMPTY: Record<string, string> = Object.freeze({});
 
 /**
  * A string-valued map from untrusted input, with non-string values dropped. The input itself is

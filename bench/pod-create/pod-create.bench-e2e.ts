@@ -64,7 +64,7 @@ beforeAll(async () => {
   await createNamespace(cp, NS.noop, { 'bench.meshguard.io/noop': 'true', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.none, { 'istio.io/dataplane-mode': 'ambient' });
   // failurePolicy Ignore would hide a dead no-op: wait until it listens, and check it still runs at the end.
-  await eventually('no-op webhook listening', async () => readFileSync(join(dir, 'noop.log'), 'utf8').includes('no-op webhook on'), 10_000, 100);
+  await eventually('no-op webhook listening', () => Promise.resolve(readFileSync(join(dir, 'noop.log'), 'utf8').includes('no-op webhook on')), 10_000, 100);
 });
 
 afterAll(async () => {

@@ -30,7 +30,7 @@ export interface CheckIO {
 const processIO: CheckIO = { stdout: process.stdout, stderr: process.stderr, readStdin: () => readFileSync(0, 'utf8') };
 
 /** `meshguard check ...`: returns the exit status. */
-export async function runCheck(argv: string[], io: CheckIO = processIO): Promise<number> {
+export function runCheck(argv: string[], io: CheckIO = processIO): number {
   const usageError = (message: string) => {
     io.stderr.write(`meshguard check: ${message}\n\n${CHECK_USAGE}`);
     return 2;

@@ -78,7 +78,7 @@ export function parseManifests(text: string, file: string): ManifestDoc[] {
         const offset = fieldOffset(doc, [...base, ...path]);
         return offset === undefined ? undefined : lines.linePos(offset).line;
       };
-      out.push({ file, index, line, object: item as KubeObject, fieldLine });
+      out.push({ file, index, line, object: item, fieldLine });
     });
   }
   return out;
@@ -121,7 +121,7 @@ export function storeFromManifests(docs: ManifestDoc[]): ClusterStore {
 export function storeFromDirectory(dir: string | string[]): ClusterStore {
   const store = new ClusterStore();
   for (const file of manifestFiles(typeof dir === 'string' ? [dir] : dir)) {
-    for (const { items } of documents(readText(file), file)) for (const item of items) if (isRecord(item)) store.upsert(item as KubeObject);
+    for (const { items } of documents(readText(file), file)) for (const item of items) if (isRecord(item)) store.upsert(item);
   }
   return store;
 }

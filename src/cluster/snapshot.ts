@@ -155,7 +155,7 @@ export class ClusterStore implements ClusterSnapshot {
     this.table(kind).set(k, obj);
     if (kind === 'Gateway') {
       let byName = this.gatewaysByNs.get(namespace!);
-      if (!byName) this.gatewaysByNs.set(namespace!, (byName = new Map()));
+      if (!byName) this.gatewaysByNs.set(namespace!, (byName = new Map<string, KubeObject>()));
       byName.set(name, obj);
     }
     if (kind === 'Service') {
@@ -215,7 +215,7 @@ export class ClusterStore implements ClusterSnapshot {
 
   private table(kind: SnapshotKind): Map<string, KubeObject> {
     let t = this.objects.get(kind);
-    if (!t) this.objects.set(kind, (t = new Map()));
+    if (!t) this.objects.set(kind, (t = new Map<string, KubeObject>()));
     return t;
   }
 
@@ -232,7 +232,7 @@ export class ClusterStore implements ClusterSnapshot {
       const target = key(waypointNs, waypoint);
       const refKey = `${kind}:${key(namespace, name)}${suffix}`;
       let refs = this.referrers.get(target);
-      if (!refs) this.referrers.set(target, (refs = new Map()));
+      if (!refs) this.referrers.set(target, (refs = new Map<string, WaypointReferrer>()));
       const ref: WaypointReferrer = namespace === undefined ? { kind, name } : { kind, namespace, name };
       refs.set(refKey, suffix ? { ...ref, canary: true } : ref);
       this.referrerTarget.set(refKey, target);

@@ -162,7 +162,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   route('mutate', admitMutation);
   route('validate', admitValidation);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     if (opts.readiness.ready()) return { status: 'ready' };
     return reply.code(503).send({ status: 'not ready', pending: opts.readiness.pending() });

@@ -1,7 +1,7 @@
 import { clientText, quoted } from '../client-text.js';
 import type { ClusterSnapshot, SnapshotKind } from '../cluster/snapshot.js';
 import { finding, FINDINGS_MAX, type Finding } from '../findings.js';
-import { annotationsOf, isRecord, labelsOf, nameOf, namespaceOf, type KubeObject } from '../kube.js';
+import { annotationsOf, isRecord, labelsOf, namespaceOf, type KubeObject } from '../kube.js';
 import { ISTIO } from '../labels.js';
 import type { Policy } from '../policy/types.js';
 import type { ValidationContext, Validator } from './index.js';

@@ -205,7 +205,7 @@ function selectedWaypoint(spec: Record<string, unknown>, namespace: string, ctx:
   if (!wanted.length) return undefined;
   return waypointsIn(ctx.snapshot, namespace, ctx.policy.istioVersion).find((gateway) => {
     if (waypointRole(gateway, ctx.snapshot, ctx.policy.istioVersion) !== 'istio-waypoint') return false;
-    const labels = waypointPodLabels(gateway, String(gateway.spec?.gatewayClassName ?? ''));
+    const labels = waypointPodLabels(gateway, isRecord(gateway.spec) && typeof gateway.spec.gatewayClassName === 'string' ? gateway.spec.gatewayClassName : '');
     return wanted.every(([k, v]) => Object.hasOwn(labels, k) && labels[k] === v);
   });
 }

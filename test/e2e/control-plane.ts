@@ -246,7 +246,7 @@ export interface Clients {
   admission: AdmissionregistrationV1Api;
   objects: KubernetesObjectApi;
   /** A raw request with the admin token (for what the typed clients hide, such as Warning headers). */
-  raw(method: string, path: string, body?: unknown, contentType?: string): Promise<RawResponse>;
+  raw: (method: string, path: string, body?: unknown, contentType?: string) => Promise<RawResponse>;
 }
 
 export function clients(cp: ControlPlaneInfo): Clients {

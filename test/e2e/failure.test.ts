@@ -114,7 +114,7 @@ describe('9. rotating the serving certificate under load', () => {
     expect(created).toBeGreaterThan(30);
     // meshguard's log is written asynchronously: give the lines a moment.
     const reloads = () => readFileSync(env.meshguard.logFile, 'utf8').split('\n').filter((l) => l.includes('serving certificate reloaded')).length;
-    await eventually('two reloads in the log', async () => reloads() >= 2, 5_000);
+    await eventually('two reloads in the log', () => Promise.resolve(reloads() >= 2), 5_000);
     expect(reloads()).toBe(2);
     // kube-apiserver reached meshguard with the rotated certificate: pods after the last rotation were patched too.
     const last = await core.readNamespacedPod({ namespace: NS.rotation, name: `rot-${n}` });

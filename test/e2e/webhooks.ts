@@ -50,7 +50,7 @@ export async function apply(cp: ControlPlaneInfo, objects: Rendered[], opts: { d
   const { objects: api } = clients(cp);
   const out: Rendered[] = [];
   for (const o of objects) {
-    out.push((await api.patch(o, undefined, opts.dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply)) as Rendered);
+    out.push(await api.patch<Rendered>(o, undefined, opts.dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
   }
   return out;
 }

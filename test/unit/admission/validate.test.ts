@@ -138,7 +138,7 @@ describe('deprecations on UPDATE are ratcheted', () => {
   it('one the object already had only warns, so a relabel still goes through', async () => {
     const { validate } = setup();
     const relabelled = vs({ mirrorPercent: 5 });
-    relabelled.metadata.labels = { team: 'a' } as never;
+    relabelled.metadata.labels = { team: 'a' };
     const r = await validate(vsReview(relabelled, vs({ mirrorPercent: 5 })));
     expect(r.allowed).toBe(true);
     expect(r.warnings[0]).toMatch(/^\[deprecated-field\]/);

@@ -5,10 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { runCheck } from '../../../src/check/command.js';
 
 /** Runs `meshguard check` with captured output. */
-async function run(argv: string[], stdin = '') {
+function run(argv: string[], stdin = '') {
   let stdout = '';
   let stderr = '';
-  const code = await runCheck(argv, {
+  const code = runCheck(argv, {
     stdout: { write: (t: string) => (stdout += t) },
     stderr: { write: (t: string) => (stderr += t) },
     readStdin: () => stdin,
@@ -36,8 +36,8 @@ describe('exit codes', () => {
     ['a bad policy file', 2, ['--policy', file('bad-policy.yaml', 'clusterDefaultMode: sidecarless\n'), 'examples/corpus']],
     ['an Istio version meshguard does not know', 2, ['--istio-version', '1.40', 'examples/corpus']],
     ['a known Istio version', 0, ['--istio-version', '1.26', 'examples/corpus']],
-  ])('%s: exit %i', async (_, code, argv) => {
-    expect((await run(argv)).code).toBe(code);
+  ])('%s: exit %i', (_, code, argv) => {
+    expect((run(argv)).code).toBe(code);
   });
 });
 
@@ -53,16 +53,16 @@ spec:
   selector: {matchLabels: {app: a}}
   rules: [{from: [{source: {namespaces: [web], trustDomains: [td]}}]}]
 `;
-  it('judges for the given version instead of the policy file\'s', async () => {
+  it('judges for the given version instead of the policy file\'s', () => {
     const path = file('trust-domains.yaml', trustDomains);
-    expect((await run([path])).stdout).toContain('[authz-ztunnel-unsupported-field]');
-    const older = await run(['--istio-version', '1.30', path]);
+    expect((run([path])).stdout).toContain('[authz-ztunnel-unsupported-field]');
+    const older = run(['--istio-version', '1.30', path]);
     expect(older.code).toBe(0);
     expect(older.stdout).not.toContain('authz-ztunnel-unsupported-field');
   });
 
-  it('names the versions it knows when given another', async () => {
-    const { stderr } = await run(['--istio-version', '1.40', 'examples/corpus']);
+  it('names the versions it knows when given another', () => {
+    const { stderr } = run(['--istio-version', '1.40', 'examples/corpus']);
     expect(stderr).toContain('meshguard check: --istio-version: "1.40" is not an Istio version meshguard knows; use one of 1.22, 1.23, 1.24, 1.25, 1.26, 1.27, 1.28, 1.29, 1.30, 1.31');
   });
 });
@@ -72,9 +72,9 @@ describe('unreadable input names the file and line', () => {
     ['broken YAML', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a: b\nspec: {}\n', 4],
     ['a scalar document', 'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\njust text\n', 5],
     ['unclosed JSON', '{"apiVersion": "v1",\n "kind": "Pod",\n "metadata": {"name": "a"}\n', 4],
-  ])('%s', async (name, text, line) => {
+  ])('%s', (name, text, line) => {
     const path = file(`${name.replaceAll(' ', '-')}.${name.includes('JSON') ? 'json' : 'yaml'}`, text);
-    const { code, stdout, stderr } = await run([path]);
+    const { code, stdout, stderr } = run([path]);
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain(`${path}:${line}:`);
@@ -82,8 +82,8 @@ describe('unreadable input names the file and line', () => {
 });
 
 describe('output', () => {
-  it('text: file:line, severity, object, message and path, then a summary', async () => {
-    const { stdout } = await run(['examples/bad/waypoints.yaml']);
+  it('text: file:line, severity, object, message and path, then a summary', () => {
+    const { stdout } = run(['examples/bad/waypoints.yaml']);
     expect(stdout).toContain(
       'examples/bad/waypoints.yaml:97: error: Service shop/cart: [waypoint-missing] istio.io/use-waypoint="waypiont" names no existing Gateway',
     );
@@ -92,8 +92,8 @@ describe('output', () => {
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('12 objects: 9 errors, 0 warnings');
   });
 
-  it('json: the documented schema', async () => {
-    const { code, stdout } = await run(['--format', 'json', 'examples/bad/pod-mode.yaml']);
+  it('json: the documented schema', () => {
+    const { code, stdout } = run(['--format', 'json', 'examples/bad/pod-mode.yaml']);
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(Object.keys(report).sort()).toEqual(['findings', 'modes', 'summary']);
@@ -118,22 +118,22 @@ describe('output', () => {
     expect(report.summary).toEqual({ documents: 6, errors: 4, warnings: 1, skipped: 0, ignored: 0 });
   });
 
-  it('reads "-" from stdin', async () => {
-    const { code, stdout } = await run(['-'], 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n  labels: {istio.io/dataplane-mode: sidecar}\n');
+  it('reads "-" from stdin', () => {
+    const { code, stdout } = run(['-'], 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n  labels: {istio.io/dataplane-mode: sidecar}\n');
     expect(code).toBe(1);
     expect(stdout).toContain('<stdin>:5: error: Namespace x: [dataplane-mode-invalid]');
   });
 
-  it('--help prints the usage on stdout', async () => {
-    const { stdout, stderr } = await run(['-h']);
+  it('--help prints the usage on stdout', () => {
+    const { stdout, stderr } = run(['-h']);
     expect(stdout).toMatch(/^Usage: meshguard check \[--policy FILE\] \[--istio-version 1\.N\] \[--format text\|json\|sarif\] PATH\.\.\./);
     expect(stderr).toBe('');
   });
 });
 
 describe('sarif', () => {
-  it('check --format sarif: one result per finding, at its file and line', async () => {
-    const { code, stdout } = await run(['--format', 'sarif', 'examples/bad/waypoints.yaml']);
+  it('check --format sarif: one result per finding, at its file and line', () => {
+    const { code, stdout } = run(['--format', 'sarif', 'examples/bad/waypoints.yaml']);
     expect(code).toBe(1);
     const { version, runs } = JSON.parse(stdout);
     expect(version).toBe('2.1.0');

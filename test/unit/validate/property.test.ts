@@ -200,7 +200,7 @@ describe('property: validateObject through the whole dispatch', () => {
   it('holds for waypoint bindings, where random Gateways, classes and namespaces meet', () => {
     const binders = fc.constantFrom(...VALIDATED.filter(({ kind }) => ['Namespace', 'Service', 'ServiceEntry', 'Pod'].includes(kind)));
     const named = (arb: fc.Arbitrary<KubeObject>, name: string, ns?: string) =>
-      arb.map((o) => ({ ...o, metadata: { ...(o.metadata ?? {}), name, ...(ns && { namespace: ns }) } }) as KubeObject);
+      arb.map((o) => ({ ...o, metadata: { ...(o.metadata ?? {}), name, ...(ns && { namespace: ns }) } }));
     const gatewayApi = (kind: string) =>
       fc
         .record({ metadata, spec: fc.record({ gatewayClassName: mostly('istio-waypoint', 'istio', 'custom'), controllerName: mostly('istio.io/mesh-controller', 'istio.io/gateway-controller'), listeners: fc.array(listener, { maxLength: 3 }) }) })
