@@ -109,7 +109,7 @@ export function namespaceFetcher(kc: KubeConfig): NamespaceFetch {
           if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}`));
           try {
             const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            if (!isRecord(body) || nameOf(body as KubeObject) !== name) throw new Error(`not Namespace ${name}`);
+            if (!isRecord(body) || nameOf(body) !== name) throw new Error(`not Namespace ${name}`);
             resolve({ ...(body as KubeObject), apiVersion: 'v1', kind: 'Namespace' });
           } catch (err) {
             reject(new Error(`unreadable answer: ${(err as Error).message}`));

@@ -53,7 +53,7 @@ describe('NamespaceLookup', () => {
   });
 
   it('a namespace that does not exist is not-found', async () => {
-    const lookup = new NamespaceLookup(async () => undefined);
+    const lookup = new NamespaceLookup(() => Promise.resolve(undefined));
     expect(await lookup.resolve(store, 'gone')).toEqual({ result: 'not-found', reason: 'namespace gone does not exist' });
   });
 
@@ -103,7 +103,7 @@ describe('the webhook on a namespace cache miss', () => {
   };
 
   it('decides a pod by the fetched namespace, not the cluster defaults', async () => {
-    const lookup = new NamespaceLookup(async (name) => namespace(name, { 'meshguard.io/enforcement': 'enforce', 'istio-injection': 'enabled' }));
+    const lookup = new NamespaceLookup((name) => Promise.resolve(namespace(name, { 'meshguard.io/enforcement': 'enforce', 'istio-injection': 'enabled' })));
     const { response, line, metrics } = await mutate(lookup, podReview('new-team', pod()));
     expect(line).toMatchObject({ mode: 'sidecar', rule: 'namespace-default', enforcement: 'enforce', namespaceLookup: { result: 'fetched' } });
     expect(response.patch).toBeDefined();
