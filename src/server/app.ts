@@ -1,5 +1,5 @@
 import { clientText, quoted } from '../client-text.js';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Outcome } from '../admission/outcome.js';
 import { admissionResponse } from '../admission/respond.js';
@@ -108,13 +108,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // Once shutdown has begun, every response says `Connection: close`: the client retires that
   // connection itself and opens its next one through the Service (as Envoy drains HTTP/1.1), instead of
   // meeting a connection closed under its next request when meshguard stops.
-  const shuttingDown = opts.shuttingDown;
-  if (shuttingDown) {
-    app.addHook('onSend', (_req, reply, payload, done) => {
-      if (shuttingDown()) reply.header('connection', 'close');
-      done(null, payload);
-    });
-  }
+  // Each handler below says so as it answers (not an onSend hook, which would put every reply through
+  // Fastify's hook runner for a header needed only while stopping).
+  const shuttingDown = opts.shuttingDown ?? (() => false);
+  const closing = (reply: FastifyReply) => (shuttingDown() ? reply.header('connection', 'close') : reply);
   // AdmissionReviews are JSON; anything else is 415 rather than parsed as text.
   app.removeContentTypeParser('text/plain');
 
@@ -127,9 +124,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         : status === 415
           ? `content-type must be application/json, got ${quoted(req.headers['content-type'] ?? null)}`
           : clientText(err.message, 1024);
-    return reply.code(status).send({ error: err.code ?? 'Error', message });
+    return closing(reply).code(status).send({ error: err.code ?? 'Error', message });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${clientText(req.url)}` }));
+  app.setNotFoundHandler((req, reply) => closing(reply).code(404).send({ error: 'NotFound', message: `no route ${req.method} ${clientText(req.url)}` }));
 
   const regexes = createRegexCompiler(opts.regexTimeoutMs);
   app.addHook('onClose', () => regexes.close());
@@ -140,7 +137,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       const decoded = decodeReview(request.body);
       if (!decoded.ok) {
         opts.metrics.invalid(webhook);
-        return reply.code(400).send({ error: 'BadRequest', message: `not an AdmissionReview request: ${decoded.message}` });
+        return closing(reply).code(400).send({ error: 'BadRequest', message: `not an AdmissionReview request: ${decoded.message}` });
       }
       const req = decoded.request;
       // A namespace the cache has not seen yet is fetched before deciding, never guessed.
@@ -157,13 +154,18 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       opts.metrics.record(webhook, req.kind, req.operation, outcome, seconds);
       const lookup = miss && (miss.result === 'fetched' ? { result: miss.result } : { result: miss.result, reason: miss.reason });
       opts.log.info(auditRecord(webhook, req, outcome, seconds * 1000, lookup), 'admission decision');
+      closing(reply);
       return admissionResponse(decoded.apiVersion, req.uid, outcome);
     });
   route('mutate', admitMutation);
   route('validate', admitValidation);
 
-  app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
+  app.get('/healthz', (_req, reply) => {
+    closing(reply);
+    return Promise.resolve({ status: 'ok' });
+  });
   app.get('/readyz', async (_req, reply) => {
+    closing(reply);
     if (opts.readiness.ready()) return { status: 'ready' };
     return reply.code(503).send({ status: 'not ready', pending: opts.readiness.pending() });
   });
