@@ -45,3 +45,32 @@ describe('metrics labels are bounded', () => {
     expect(text).toContain('kind="other"');
   });
 });
+
+// Issue 10 goal 2: counts are summed per label combination and handed to prom-client when /metrics is
+// read; every read must show the running totals, whatever came between two reads.
+describe('counters read between and after requests', () => {
+  it('shows running totals at every read, for each label combination', async () => {
+    const metrics = createMetrics();
+    const patched: Outcome = { allowed: true, result: 'patched', warnings: [], enforcement: 'enforce', findings: [], mode: 'ambient', modeRule: 'namespace-default' };
+    const denied: Outcome = {
+      allowed: false, result: 'denied', warnings: [], enforcement: 'enforce', findings: [{ rule: 'authz-target-not-waypoint', severity: 'error', result: 'denied', path: 'spec', message: 'm' }],
+    };
+    const pod = { group: '', kind: 'Pod' };
+    const ap = { group: 'security.istio.io', kind: 'AuthorizationPolicy' };
+    const count = async (series: string) => Number((await metrics.registry.metrics()).match(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm'))?.[1] ?? 0);
+    const pods = 'meshguard_admission_requests_total{webhook="mutate",kind="Pod",operation="CREATE",result="patched"}';
+    const aps = 'meshguard_admission_requests_total{webhook="validate",kind="AuthorizationPolicy",operation="CREATE",result="denied"}';
+    const modes = 'meshguard_pod_mode_decisions_total{mode="ambient",rule="namespace-default"}';
+    const found = 'meshguard_validation_findings_total{rule="authz-target-not-waypoint",severity="error",result="denied"}';
+    for (let i = 0; i < 3; i++) metrics.record('mutate', pod, 'CREATE', patched, 0.001);
+    expect([await count(pods), await count(modes), await count(aps)]).toEqual([3, 3, 0]);
+    expect(await count(pods)).toBe(3);
+    metrics.record('mutate', pod, 'CREATE', patched, 0.001);
+    metrics.record('validate', ap, 'CREATE', denied, 0.001);
+    metrics.record('validate', ap, 'CREATE', denied, 0.001);
+    metrics.invalid('mutate');
+    expect([await count(pods), await count(modes), await count(aps), await count(found)]).toEqual([4, 4, 2, 2]);
+    expect(await count('meshguard_admission_requests_total{webhook="mutate",kind="",operation="",result="invalid"}')).toBe(1);
+    expect(await count('meshguard_admission_duration_seconds_count{webhook="mutate"}')).toBe(4);
+  });
+});
