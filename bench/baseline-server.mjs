@@ -1,8 +1,9 @@
 // Reference servers with meshguard's certificate. Usage: node baseline-server.mjs MODE PORT CERT KEY
 //   bare     the stack's ceiling: bare Node HTTPS, reads the body, returns a constant AdmissionReview
-//   parse    bare Node HTTPS that also JSON.parses the body and echoes request.uid (any webhook must)
+//   parse    bare Node HTTPS that also JSON.parses the body and echoes request.uid (any webhook must):
+//            the reference /mutate's targets are measured against (issue 10 goal 3)
 //   fastify  a one-route Fastify app doing the same (the framework's own cost)
-// The last two are not targets; they show where the gap between meshguard and `bare` comes from.
+// bare and fastify are context: they show where the gap between meshguard and `parse` comes from.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import Fastify from 'fastify';
