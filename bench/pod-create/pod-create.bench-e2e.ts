@@ -1,6 +1,7 @@
-// Pod CREATE through a real kube-apiserver, three ways side by side: a namespace meshguard handles
+// Pod CREATE through a real kube-apiserver, four ways side by side: a namespace meshguard handles
 // (the chart's webhooks), one handled by a no-op webhook of our own (noop-webhook.mjs: the floor of
-// the webhook mechanism in Node), and one with no webhook. Interleaved rounds of sequential creates
+// the webhook mechanism in Node), one handled by the same no-op returning a constant patch equal to
+// meshguard's (what kube-apiserver spends applying a mutation), and one with no webhook. Interleaved rounds of sequential creates
 // (latency), then interleaved bursts at 50 concurrent (throughput), then meshguard's RSS.
 // Results: bench/results/pod-create-latest.json (git-ignored); copy it to a dated file to record it.
 import { spawnSync } from 'node:child_process';
@@ -23,12 +24,13 @@ const BURST = 1000;
 const CONCURRENCY = 50;
 const WARMUP = 30;
 
-const CONFIGS = ['meshguard', 'noop', 'none'] as const;
+const CONFIGS = ['meshguard', 'noop', 'noopPatch', 'none'] as const;
 type Config = (typeof CONFIGS)[number];
-const NS: Record<Config, string> = { meshguard: 'bench-meshguard', noop: 'bench-noop', none: 'bench-none' };
+const NS: Record<Config, string> = { meshguard: 'bench-meshguard', noop: 'bench-noop', noopPatch: 'bench-noop-patch', none: 'bench-none' };
 
 let env: Awaited<ReturnType<typeof meshguardWithWebhooks>>;
 let noop: Proc;
+let noopPatch: Proc;
 let noopConfig: Rendered[] = [];
 
 beforeAll(async () => {
@@ -36,40 +38,41 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(cp.dir, 'noop-'));
   const certs = spawnSync(process.execPath, [CLI, 'certs', '--out', dir, '--dns', 'localhost', '--ip', '127.0.0.1'], { encoding: 'utf8' });
   if (certs.status !== 0) throw new Error(`meshguard certs failed: ${certs.stderr}`);
-  const port = await freePort();
   const script = fileURLToPath(new URL('./noop-webhook.mjs', import.meta.url));
-  noop = startProcess('noop-webhook', process.execPath, [script, String(port), join(dir, 'tls.crt'), join(dir, 'tls.key')], { logFile: join(dir, 'noop.log') });
-  noopConfig = [
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'MutatingWebhookConfiguration',
-      metadata: { name: 'bench-noop' },
-      webhooks: [
-        {
-          name: 'noop.bench.meshguard.io',
-          clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(readFileSync(join(dir, 'ca.crt'))).toString('base64') },
-          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-          namespaceSelector: { matchLabels: { 'bench.meshguard.io/noop': 'true' } },
-          // As meshguard's pod mutation is shipped: fail open, 3 s.
-          failurePolicy: 'Ignore',
-          timeoutSeconds: 3,
-          sideEffects: 'None',
-          admissionReviewVersions: ['v1'],
-        },
-      ],
-    },
-  ];
+  const caBundle = Buffer.from(readFileSync(join(dir, 'ca.crt'))).toString('base64');
+  const noopWebhook = async (name: string, selector: string, mode: string[]) => {
+    const port = await freePort();
+    const proc = startProcess(name, process.execPath, [script, String(port), join(dir, 'tls.crt'), join(dir, 'tls.key'), ...mode], { logFile: join(dir, `${name}.log`) });
+    const webhook = {
+      name: `${name}.bench.meshguard.io`,
+      clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle },
+      rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+      namespaceSelector: { matchLabels: { [selector]: 'true' } },
+      // As meshguard's pod mutation is shipped: fail open, 3 s.
+      failurePolicy: 'Ignore',
+      timeoutSeconds: 3,
+      sideEffects: 'None',
+      admissionReviewVersions: ['v1'],
+    };
+    // failurePolicy Ignore would hide a dead no-op: wait until it listens, and check it still runs at the end.
+    await eventually(`${name} listening`, () => Promise.resolve(readFileSync(proc.logFile, 'utf8').includes('no-op webhook on')), 10_000, 100);
+    return { proc, webhook };
+  };
+  const plain = await noopWebhook('noop', 'bench.meshguard.io/noop', []);
+  const patching = await noopWebhook('noop-patch', 'bench.meshguard.io/noop-patch', ['patch']);
+  [noop, noopPatch] = [plain.proc, patching.proc];
+  noopConfig = [{ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'bench-noop' }, webhooks: [plain.webhook, patching.webhook] }];
   await apply(cp, noopConfig);
   await createNamespace(cp, NS.meshguard, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.noop, { 'bench.meshguard.io/noop': 'true', 'istio.io/dataplane-mode': 'ambient' });
+  await createNamespace(cp, NS.noopPatch, { 'bench.meshguard.io/noop-patch': 'true', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.none, { 'istio.io/dataplane-mode': 'ambient' });
-  // failurePolicy Ignore would hide a dead no-op: wait until it listens, and check it still runs at the end.
-  await eventually('no-op webhook listening', () => Promise.resolve(readFileSync(join(dir, 'noop.log'), 'utf8').includes('no-op webhook on')), 10_000, 100);
 });
 
 afterAll(async () => {
   await removeWebhooks(cp, noopConfig).catch(() => undefined);
   await noop?.stop();
+  await noopPatch?.stop();
   await env?.close();
 });
 
@@ -106,7 +109,7 @@ const failures: string[] = [];
 async function create(agent: Agent, config: Config, name: string) {
   const res = await createPod(agent, NS[config], name);
   if (res.status !== 201) failures.push(`${config} ${name}: HTTP ${res.status}`);
-  else if ((config === 'meshguard') !== (res.decision === 'ambient/namespace-default')) failures.push(`${config} ${name}: decision ${res.decision}`);
+  else if ((config === 'meshguard' || config === 'noopPatch') !== (res.decision === 'ambient/namespace-default')) failures.push(`${config} ${name}: decision ${res.decision}`);
   return res.ms;
 }
 
@@ -131,7 +134,7 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
   const callsBefore = await env.meshguard.metric('meshguard_admission_requests_total');
   // Per round and config: p50 and p99 of SEQUENTIAL creates. The order rotates every round, so drift
   // (GC, other load on the machine) falls on every config alike.
-  const rounds: Record<Config, { p50: number[]; p99: number[] }> = { meshguard: { p50: [], p99: [] }, noop: { p50: [], p99: [] }, none: { p50: [], p99: [] } };
+  const rounds = Object.fromEntries(CONFIGS.map((c) => [c, { p50: [] as number[], p99: [] as number[] }])) as Record<Config, { p50: number[]; p99: number[] }>;
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < CONFIGS.length; k++) {
       const config = CONFIGS[(r + k) % CONFIGS.length];
@@ -143,7 +146,7 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
   }
   const meshguardCalls = (await env.meshguard.metric('meshguard_admission_requests_total')) - callsBefore;
 
-  const bursts: Record<Config, number[]> = { meshguard: [], noop: [], none: [] };
+  const bursts = Object.fromEntries(CONFIGS.map((c) => [c, [] as number[]])) as Record<Config, number[]>;
   for (let b = 0; b < BURSTS; b++) {
     for (let k = 0; k < CONFIGS.length; k++) {
       const config = CONFIGS[(b + k) % CONFIGS.length];
@@ -163,11 +166,13 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
 
   expect(failures.slice(0, 10)).toEqual([]);
   expect(noop.running()).toBe(true);
+  expect(noopPatch.running()).toBe(true);
 
   // Added latency per round: config p50 minus the no-webhook p50 of the same round.
   const added = (config: Config) => rounds[config].p50.map((p, r) => p - rounds.none.p50[r]);
   const addedMeshguard = spread(added('meshguard'));
   const addedNoop = spread(added('noop'));
+  const addedNoopPatch = spread(added('noopPatch'));
   const burstRatio = bursts.meshguard.map((x, b) => x / bursts.noop[b]);
   const result = {
     what: 'Pod CREATE on a real kube-apiserver: a namespace meshguard handles (the chart webhooks), one a no-op node:https webhook handles, one with no webhook',
@@ -177,7 +182,14 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
     machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), loadavg: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
     sequential: { rounds: ROUNDS, createsPerRound: SEQUENTIAL, unit: 'ms, median over rounds of each round p50/p99 (min..max across rounds)' },
     latency: Object.fromEntries(CONFIGS.map((c) => [c, { p50: spread(rounds[c].p50), p99: spread(rounds[c].p99) }])),
-    addedP50: { meshguard: addedMeshguard, noop: addedNoop, ratio: round3(addedMeshguard.median / addedNoop.median), target: '<= 1.2' },
+    addedP50: {
+      meshguard: addedMeshguard,
+      noop: addedNoop,
+      noopPatch: addedNoopPatch,
+      ratio: round3(addedMeshguard.median / addedNoop.median),
+      target: '<= 1.2',
+      ratioToNoopPatch: round3(addedMeshguard.median / addedNoopPatch.median),
+    },
     meshguardCallsPerPod: round3(meshguardCalls / (ROUNDS * SEQUENTIAL)),
     burst: {
       pods: BURST,
@@ -185,6 +197,7 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
       bursts: BURSTS,
       podsPerSecond: Object.fromEntries(CONFIGS.map((c) => [c, spread(bursts[c])])),
       ratioToNoop: { ...spread(burstRatio), target: '>= 0.85' },
+      ratioToNoopPatch: spread(bursts.meshguard.map((x, b) => x / bursts.noopPatch[b])),
     },
     meshguardRssAfterBurstMb: { value: meshguardRssMb, target: '<= 200' },
   };
