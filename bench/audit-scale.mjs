@@ -9,23 +9,12 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { registerHooks } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { e2eHarness } from './lib.mjs';
 
-// The harness is TypeScript run by Node's type stripping, which does not map its `./x.js` imports.
-registerHooks({
-  resolve(specifier, context, next) {
-    try {
-      return next(specifier, context);
-    } catch (err) {
-      if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) return next(`${specifier.slice(0, -3)}.ts`, context);
-      throw err;
-    }
-  },
-});
-const { startControlPlane } = await import('../test/e2e/control-plane.ts');
+const { startControlPlane } = await e2eHarness();
 
 const { values } = parseArgs({ options: { sizes: { type: 'string' }, runs: { type: 'string' } } });
 const [pods, services, namespaces] = (values.sizes ?? '20000,5000,100').split(',').map(Number);

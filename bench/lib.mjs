@@ -1,3 +1,4 @@
+import { registerHooks } from 'node:module';
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -73,3 +74,26 @@ export async function latency({ url, body, connections, duration }) {
 }
 
 export const ratio = (a, b) => Math.round((a / b) * 100) / 100;
+
+/**
+ * The e2e harness (test/e2e/control-plane.ts), for benches that need a real kube-apiserver. It is
+ * TypeScript run by Node's type stripping, which does not map its `./x.js` imports to the `./x.ts`
+ * files next to them: the resolve hook registered here (once) does.
+ */
+let hooked = false;
+export async function e2eHarness() {
+  if (!hooked) {
+    registerHooks({
+      resolve(specifier, context, next) {
+        try {
+          return next(specifier, context);
+        } catch (err) {
+          if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) return next(`${specifier.slice(0, -3)}.ts`, context);
+          throw err;
+        }
+      },
+    });
+    hooked = true;
+  }
+  return import('../test/e2e/control-plane.ts');
+}

@@ -9,24 +9,13 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { registerHooks } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { e2eHarness } from './lib.mjs';
 
-// The harness is TypeScript run by Node's type stripping; map its `./x.js` imports to `./x.ts`.
-registerHooks({
-  resolve(specifier, context, next) {
-    try {
-      return next(specifier, context);
-    } catch (err) {
-      if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) return next(`${specifier.slice(0, -3)}.ts`, context);
-      throw err;
-    }
-  },
-});
-const { startControlPlane } = await import('../test/e2e/control-plane.ts');
+const { startControlPlane } = await e2eHarness();
 
 const { values } = parseArgs({ options: { sizes: { type: 'string' }, runs: { type: 'string' }, files: { type: 'boolean' } } });
 const [namespaces, pods, policies] = (values.sizes ?? '500,20000,2000').split(',').map(Number);

@@ -11,28 +11,15 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { registerHooks } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { latency, ratio, sleep } from './lib.mjs';
+import { latency, ratio, sleep, e2eHarness } from './lib.mjs';
 import { scaleClusterObjects } from './scale.mjs';
 import { validationBodies } from './validation-bodies.mjs';
 
-// The harness is TypeScript run by Node's type stripping, which does not map its `./x.js` imports
-// to the `./x.ts` files next to them: this hook does.
-registerHooks({
-  resolve(specifier, context, next) {
-    try {
-      return next(specifier, context);
-    } catch (err) {
-      if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) return next(`${specifier.slice(0, -3)}.ts`, context);
-      throw err;
-    }
-  },
-});
-const { startControlPlane, freePort } = await import('../test/e2e/control-plane.ts');
+const { startControlPlane, freePort } = await e2eHarness();
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, baseline: { type: 'string' }, sizes: { type: 'string' } } });
 // --sizes N,S,W: a smaller cluster, to try the script out (the recorded runs use the default).
