@@ -6,13 +6,13 @@
 // Results: bench/results/pod-create-latest.json (git-ignored); copy it to a dated file to record it.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { eventually, freePort, startProcess, type Proc } from '../../test/e2e/control-plane.js';
-import { CLI, createNamespace, DECISION, meshguardWithWebhooks, simplePod } from '../../test/e2e/meshguard-process.js';
+import { CLI, createNamespace, DECISION, meshguardWithWebhooks, timedPodCreate } from '../../test/e2e/meshguard-process.js';
 import { apply, removeWebhooks, type Rendered } from '../../test/e2e/webhooks.js';
 
 const cp = inject('controlPlane');
@@ -76,40 +76,13 @@ afterAll(async () => {
   await env?.close();
 });
 
-function createPod(agent: Agent, namespace: string, name: string): Promise<{ ms: number; status: number; decision?: string }> {
-  const payload = JSON.stringify(simplePod(name));
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: cp.apiPort,
-        method: 'POST',
-        path: `/api/v1/namespaces/${namespace}/pods`,
-        agent,
-        headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', accept: 'application/json' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
-          const body = JSON.parse(Buffer.concat(chunks).toString()) as { metadata?: { annotations?: Record<string, string> } };
-          resolve({ ms, status: res.statusCode ?? 0, decision: body.metadata?.annotations?.[DECISION] });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 const failures: string[] = [];
 async function create(agent: Agent, config: Config, name: string) {
-  const res = await createPod(agent, NS[config], name);
+  const res = await timedPodCreate(cp, agent, NS[config], name);
+  const decision = (res.body as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[DECISION];
   if (res.status !== 201) failures.push(`${config} ${name}: HTTP ${res.status}`);
-  else if ((config === 'meshguard' || config === 'noopPatch') !== (res.decision === 'ambient/namespace-default')) failures.push(`${config} ${name}: decision ${res.decision}`);
+  else if ((config === 'meshguard' || config === 'noopPatch') !== (decision === 'ambient/namespace-default')) failures.push(`${config} ${name}: decision ${decision}`);
   return res.ms;
 }
 

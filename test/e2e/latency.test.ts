@@ -5,12 +5,12 @@
 // bench/results/e2e-latency-latest.json (so a test run leaves the tree clean; copy it to
 // e2e-latency.json to record it); only sanity is asserted, never a threshold.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { createNamespace, DECISION, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
+import { createNamespace, DECISION, meshguardWithWebhooks, timedPodCreate } from './meshguard-process.js';
 
 const cp = inject('controlPlane');
 const RESULTS = fileURLToPath(new URL('../../bench/results/e2e-latency-latest.json', import.meta.url));
@@ -32,33 +32,6 @@ afterAll(async () => {
 // (and its webhooks'), not TLS handshakes or client library overhead.
 const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: readFileSync(cp.caFile, 'utf8') });
 
-function createPod(namespace: string, name: string): Promise<{ ms: number; status: number; body: any }> {
-  const payload = JSON.stringify(simplePod(name));
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: cp.apiPort,
-        method: 'POST',
-        path: `/api/v1/namespaces/${namespace}/pods`,
-        agent,
-        headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', accept: 'application/json' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
-          resolve({ ms, status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 function stats(samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -96,7 +69,7 @@ it('11. added latency of a Pod CREATE through meshguard', async () => {
   const failures: string[] = [];
   const run = async (which: keyof typeof NS, i: number, record: boolean) => {
     const name = `${record ? 'pod' : 'warm'}-${i}`;
-    const res = await createPod(NS[which], name);
+    const res = await timedPodCreate(cp, agent, NS[which], name);
     if (res.status !== 201) failures.push(`${which} ${name}: ${res.status} ${res.body?.message}`);
     const decision = res.body?.metadata?.annotations?.[DECISION];
     if (which === 'selected' && decision !== 'ambient/namespace-default') failures.push(`${which} ${name}: not patched`);
