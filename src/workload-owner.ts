@@ -6,6 +6,8 @@ export interface Owner {
   kind: string;
   apiVersion: string;
   name: string;
+  /** When known: the pod's own, or its controller reference's (not a Deployment's, which is derived). */
+  uid?: string;
 }
 
 /** Label the Deployment controller puts on its ReplicaSets' pods. */
@@ -20,12 +22,14 @@ export function ownerOf(pod: KubeObject): Owner {
   const refs = isRecord(pod.metadata) && Array.isArray(pod.metadata.ownerReferences) ? pod.metadata.ownerReferences.filter(isRecord) : [];
   const ref = refs.find((r) => r.controller === true) ?? refs[0];
   if (!ref || typeof ref.kind !== 'string' || typeof ref.name !== 'string') {
-    return { kind: 'Pod', apiVersion: 'v1', name: nameOf(pod) ?? '' };
+    return withUid({ kind: 'Pod', apiVersion: 'v1', name: nameOf(pod) ?? '' }, pod.metadata?.uid);
   }
   const apiVersion = typeof ref.apiVersion === 'string' ? ref.apiVersion : '';
   const hash = labelsOf(pod)[POD_TEMPLATE_HASH];
   if (ref.kind === 'ReplicaSet' && apiVersion === 'apps/v1' && hash && ref.name.endsWith(`-${hash}`)) {
     return { kind: 'Deployment', apiVersion: 'apps/v1', name: ref.name.slice(0, -hash.length - 1) };
   }
-  return { kind: ref.kind, apiVersion, name: ref.name };
+  return withUid({ kind: ref.kind, apiVersion, name: ref.name }, ref.uid);
 }
+
+const withUid = (owner: Owner, uid: unknown): Owner => (typeof uid === 'string' && uid ? { ...owner, uid } : owner);

@@ -21,6 +21,8 @@ export interface AuditFinding {
   /** null for cluster-scoped objects. */
   namespace: string | null;
   name: string;
+  /** The object's uid (for pod-mode-drift, the owner's when known); absent in file mode. */
+  uid?: string;
   /** Field path in the object, as in admission messages. */
   path: string;
   message: string;
@@ -40,6 +42,11 @@ export interface AuditReport {
   complete: boolean;
   readErrors: ReadError[];
   findings: AuditFinding[];
+  /**
+   * Namespaces with at least one object judged (read and not skipped), sorted: the namespaces a
+   * report object is written for, with or without findings.
+   */
+  namespaces: string[];
   summary: {
     /** Objects read, by kind (`Gateway.networking.istio.io` for kinds that share a name). */
     objects: Record<string, number>;
@@ -67,6 +74,7 @@ export async function auditCluster(read: ClusterRead, policy: Policy, o: AuditOp
   const zero = (): ModeCounts => ({ ambient: 0, sidecar: 0, none: 0 });
   const pods = { actual: zero(), decided: zero() };
   let skipped = 0;
+  const judged = new Set<string>();
   let sinceYield = 0;
 
   for await (const page of read.objects()) {
@@ -75,6 +83,7 @@ export async function auditCluster(read: ClusterRead, policy: Policy, o: AuditOp
       objects[key] = (objects[key] ?? 0) + 1;
       const evaluation = evaluateObject(item.object, item.resource, read.snapshot, policy);
       if (evaluation.enforcement === 'off') skipped++;
+      else if (item.resource.namespaced) judged.add(namespaceOf(item.object) ?? 'default');
       for (const f of evaluation.findings) findings.push(entry(item, f));
       const pod = evaluation.pod;
       if (pod) {
@@ -86,6 +95,9 @@ export async function auditCluster(read: ClusterRead, policy: Policy, o: AuditOp
           let drift = drifts.get(ownerKey);
           if (!drift) {
             drift = { ...entry(item, pod.drift), apiVersion: pod.owner.apiVersion, kind: pod.owner.kind, name: pod.owner.name, pods: { count: 0, names: [] } };
+            // The finding is about the owner: the pod's uid would name the wrong object.
+            if (pod.owner.uid) drift.uid = pod.owner.uid;
+            else delete drift.uid;
             drifts.set(ownerKey, drift);
           }
           drift.pods!.count++;
@@ -108,6 +120,7 @@ export async function auditCluster(read: ClusterRead, policy: Policy, o: AuditOp
     complete: read.errors.length === 0,
     readErrors: [...read.errors],
     findings,
+    namespaces: [...judged].sort(),
     summary: {
       objects,
       errors: findings.filter((f) => f.severity === 'error').length,
@@ -131,6 +144,7 @@ function entry(item: ReadObject, f: JudgedFinding): AuditFinding {
     path: f.path,
     message: f.message,
   };
+  if (object.metadata?.uid) out.uid = object.metadata.uid;
   if (origin) {
     out.file = origin.file;
     out.line = lineOf(origin, f.path);

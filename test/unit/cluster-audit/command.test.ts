@@ -60,7 +60,7 @@ describe('output', () => {
   it('json: the documented schema', async () => {
     const { stdout } = await run(['--cluster-state', 'examples/bad/waypoints.yaml', '--format', 'json']);
     const report = JSON.parse(stdout);
-    expect(Object.keys(report).sort()).toEqual(['complete', 'findings', 'readErrors', 'source', 'summary']);
+    expect(Object.keys(report).sort()).toEqual(['complete', 'findings', 'namespaces', 'readErrors', 'source', 'summary']);
     expect(Object.keys(report.summary).sort()).toEqual(['errors', 'objects', 'pods', 'skipped', 'warnings']);
     for (const f of report.findings) {
       expect(Object.keys(f).sort()).toEqual(['apiVersion', 'file', 'kind', 'line', 'message', 'name', 'namespace', 'path', 'result', 'rule', 'severity']);

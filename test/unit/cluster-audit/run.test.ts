@@ -115,6 +115,36 @@ metadata: {name: cart, namespace: apps, labels: {istio.io/use-waypoint: missing}
   });
 });
 
+describe('what report objects are written from', () => {
+  it('namespaces with judged objects (not skipped ones), and uids: the object\'s, the owner\'s for drift when known', async () => {
+    const yaml = `${ns('apps', { 'meshguard.io/default-mode': 'ambient' })}${ns('quiet', { 'istio.io/dataplane-mode': 'ambient' })}${ns('off', { 'meshguard.io/enforcement': 'off' })}apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: apps, uid: svc-uid, labels: {istio.io/use-waypoint: missing}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ok, namespace: quiet}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ignored, namespace: off, labels: {istio.io/use-waypoint: missing}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: apps, uid: pod-uid, ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: db, uid: sts-uid, controller: true}]}
+spec: {containers: [{name: app, image: app}, {name: istio-proxy, image: proxyv2}]}
+---
+${deploymentPod('apps', 'web', 1, true)}`;
+    const report = await auditCluster(cluster(yaml), policy);
+    expect(report.namespaces).toEqual(['apps', 'quiet']);
+    expect(report.findings.map((f) => `${f.kind}/${f.name} ${f.rule} ${f.uid}`)).toEqual([
+      'Deployment/web pod-mode-drift undefined',
+      'Service/cart waypoint-missing svc-uid',
+      'StatefulSet/db pod-mode-drift sts-uid',
+    ]);
+  });
+});
+
 describe('audit and check agree: the same rule functions', () => {
   it('every object of an audited kind in examples/bad gets the findings check gives it', async () => {
     const report = await auditCluster(readClusterFiles(['examples/bad']), policy);
