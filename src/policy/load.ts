@@ -64,5 +64,6 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
     noSidecarOwnerKinds: d.noSidecarOwnerKinds ?? ['Job', 'DaemonSet'],
     rules: d.rules ?? {},
     deprecations: (d.deprecations ?? []).map((e) => ({ ...e, versions: e.versions ?? [], path: e.path ?? '' })),
+    ...(d.serviceEntryVisibility ? { serviceEntryVisibility: d.serviceEntryVisibility } : {}),
   };
 }

@@ -37,6 +37,25 @@ export interface DeprecationEntry {
   severity?: Severity;
 }
 
+/** MeshConfig `serviceEntryVisibility` values (istio.io/api mesh/v1alpha1 config.proto, 1.31). */
+export const SERVICE_ENTRY_VISIBILITIES = ['VISIBILITY_UNSPECIFIED', 'PUBLIC', 'NAMESPACE', 'NONE'] as const;
+export type ServiceEntryVisibilityValue = (typeof SERVICE_ENTRY_VISIBILITIES)[number];
+
+/**
+ * A copy of the mesh's MeshConfig `serviceEntryVisibility` (Istio 1.31), in MeshConfig's own YAML
+ * shape so it can be pasted from `meshConfig`. istiod matches it against a ServiceEntry's namespace
+ * labels (pilot/pkg/model/serviceentry_visibility.go, VisibilityFor).
+ */
+export interface ServiceEntryVisibilityConfig {
+  defaultVisibility?: ServiceEntryVisibilityValue;
+  /** Sidecars only; waypoint bindings do not depend on it. */
+  applyToSidecars?: boolean;
+  policies?: Array<{
+    visibility?: ServiceEntryVisibilityValue;
+    matchingRules?: Array<{ namespaceSelector?: Record<string, unknown> }>;
+  }>;
+}
+
 export interface Policy {
   /** The Istio minor version rules are judged for (`1.31`); version-dependent rules follow it. */
   istioVersion: IstioVersion;
@@ -52,4 +71,6 @@ export interface Policy {
   /** Severity per rule id; rules not listed use their built-in default. */
   rules: Record<string, RuleSetting>;
   deprecations: DeprecationEntry[];
+  /** The mesh's MeshConfig serviceEntryVisibility; absent when the mesh sets none (every ServiceEntry is public). */
+  serviceEntryVisibility?: ServiceEntryVisibilityConfig;
 }

@@ -12,6 +12,7 @@ import { ISTIO } from '../labels.js';
 import { RULE_VERSIONS } from '../rules.js';
 import type { ValidationContext, ValidationInput } from './index.js';
 import { matchesLabelSelector } from './label-selector.js';
+import { SERVICE_ENTRY_VISIBILITY_VERSIONS, serviceEntryVisibility } from './service-entry-visibility.js';
 import {
   attachmentListener,
   className,
@@ -64,6 +65,8 @@ interface Binding {
   /** The namespace the object lives in (a Namespace: itself). */
   ownNamespace: string;
   waypointNamespace: string;
+  /** The waypoint comes from the namespace's labels, not the object's own. */
+  inherited?: true;
 }
 
 export function validateWaypointBinding(kind: BindingKind, input: ValidationInput, ctx: ValidationContext): Finding[] {
@@ -77,13 +80,17 @@ export function validateWaypointBinding(kind: BindingKind, input: ValidationInpu
   const withCanary = CANARY_KINDS.includes(kind) && Object.hasOwn(labels, CANARY.use);
   const waypoint = labels[ISTIO.useWaypoint];
   if (waypoint === undefined || waypoint === 'none') {
-    // `none` opts out. Without a label of its own, a Service's canary goes with its namespace's waypoint.
-    if (!withCanary) return [];
+    // `none` opts out. Without a label of its own, a Service's canary goes with its namespace's
+    // waypoint, and a ServiceEntry is bound to it only if its visibility allows.
+    if (!withCanary && kind !== 'ServiceEntry') return [];
     const nsLabels = kind === 'Namespace' || waypoint === 'none' ? {} : labelsOf(ctx.snapshot.namespace(ownNamespace));
     const inherited = nsLabels[ISTIO.useWaypoint];
-    if (inherited === undefined || inherited === 'none') return present(canaryWithoutPrimary(waypoint, ownNamespace, ctx));
-    const primary: Binding = { kind, object, useLabel: ISTIO.useWaypoint, nsLabel: ISTIO.useWaypointNamespace, serves: BINDINGS[kind].serves, waypoint: inherited, ownNamespace, waypointNamespace: nsLabels[ISTIO.useWaypointNamespace] ?? ownNamespace };
-    return canaryFindings(primary, ctx);
+    if (inherited === undefined || inherited === 'none') return withCanary ? present(canaryWithoutPrimary(waypoint, ownNamespace, ctx)) : [];
+    const primary: Binding = { kind, object, useLabel: ISTIO.useWaypoint, nsLabel: ISTIO.useWaypointNamespace, serves: BINDINGS[kind].serves, waypoint: inherited, ownNamespace, waypointNamespace: nsLabels[ISTIO.useWaypointNamespace] ?? ownNamespace, inherited: true };
+    // The namespace's own label is judged with the Namespace; only what depends on this object is judged here.
+    const gateway = ctx.snapshot.gateway(primary.waypointNamespace, primary.waypoint);
+    const visibility = gateway ? present(visibilityForbidden(primary, gateway, ctx)) : [];
+    return [...visibility, ...(withCanary ? canaryFindings(primary, ctx) : [])];
   }
   // istiod takes the namespace label whenever it is present, even empty.
   const waypointNamespace = labels[ISTIO.useWaypointNamespace] ?? ownNamespace;
@@ -105,7 +112,7 @@ function resolve(b: Binding, ctx: ValidationContext): Finding[] {
   const gateway = ctx.snapshot.gateway(b.waypointNamespace, b.waypoint);
   if (!gateway) return present(missing(b, ctx));
   if (waypointRole(gateway, ctx.snapshot, ctx.policy.istioVersion) === 'not-waypoint') return present(notAWaypoint(b, gateway, ctx));
-  return present(forMismatch(b, gateway, ctx), crossNamespaceDenied(b, gateway, ctx));
+  return present(forMismatch(b, gateway, ctx), crossNamespaceDenied(b, gateway, ctx), visibilityForbidden(b, gateway, ctx));
 }
 
 /**
@@ -204,6 +211,29 @@ function crossNamespaceDenied(b: Binding, gateway: KubeObject, ctx: ValidationCo
     : `Add the listener ${MESH_LISTENER_YAML} with allowedRoutes.namespaces.from: All (or Selector) to the waypoint`;
   return finding(ctx.policy, 'waypoint-cross-namespace-denied', labelPath(b.nsLabel),
     `waypoint ${gatewayRef(gateway)} does not accept bindings from namespace ${quoted(b.ownNamespace)}: ${reason}. istiod reports AttachmentDenied and this ${b.kind} would get no waypoint. ${fix}; or use a waypoint in ${quoted(b.ownNamespace)}.`);
+}
+
+/**
+ * Istio 1.31: a ServiceEntry whose namespace resolves to NAMESPACE visibility (MeshConfig
+ * serviceEntryVisibility, service-entry-visibility.ts) cannot bind to a waypoint in another
+ * namespace, whatever the waypoint's allowedRoutes and whether the label is its own or its
+ * namespace's: fetchWaypointForService (pilot/pkg/serviceregistry/ambient/waypoints.go) reports
+ * CrossNamespaceWaypointForbidden (ReportWaypointCrossNamespaceForbidden, status.go). Its exportTo
+ * plays no part. The canary is not checked there (resolveCanaryWaypoint), so neither is it here.
+ */
+function visibilityForbidden(b: Binding, gateway: KubeObject, ctx: ValidationContext): Finding | undefined {
+  if (b.kind !== 'ServiceEntry' || b.useLabel !== ISTIO.useWaypoint) return undefined;
+  const waypointNamespace = namespaceOf(gateway) ?? b.waypointNamespace;
+  if (waypointNamespace === b.ownNamespace || !inRange(ctx.policy.istioVersion, SERVICE_ENTRY_VISIBILITY_VERSIONS)) return undefined;
+  const ns = ctx.snapshot.namespace(b.ownNamespace);
+  const labels = ns ? { ...labelsOf(ns), [NAMESPACE_NAME_LABEL]: b.ownNamespace } : undefined;
+  if (serviceEntryVisibility(ctx.policy.serviceEntryVisibility, labels) !== 'Namespace') return undefined;
+  const from = b.inherited ? `namespace ${quoted(b.ownNamespace)}'s ${b.useLabel}` : b.useLabel;
+  const fix = b.inherited
+    ? `Label this ServiceEntry ${ISTIO.useWaypoint} with a waypoint in ${quoted(b.ownNamespace)} (or "none")`
+    : `Use a waypoint in ${quoted(b.ownNamespace)} (istioctl waypoint apply -n ${clientText(b.ownNamespace)})`;
+  return finding(ctx.policy, 'waypoint-cross-namespace-denied', b.inherited ? 'metadata.namespace' : labelPath(b.nsLabel),
+    `ServiceEntries in namespace ${quoted(b.ownNamespace)} have visibility NAMESPACE (the policy's serviceEntryVisibility, a copy of MeshConfig's), so istiod refuses to bind this one to waypoint ${gatewayRef(gateway)} in another namespace (from ${from}; CrossNamespaceWaypointForbidden), whatever the waypoint's allowedRoutes: it would expose the ServiceEntry there, and it gets no waypoint. ${fix}, or give the namespace PUBLIC visibility in MeshConfig serviceEntryVisibility.`);
 }
 
 function listed(names: string[]): string {

@@ -6,6 +6,7 @@ import type { KubeObject } from '../../src/kube.js';
 import { loadPolicyFile, parsePolicy, PolicyError, withIstioVersion } from '../../src/policy/load.js';
 import { RULE_VERSIONS } from '../../src/rules.js';
 import { validateObject, type ValidationInput } from '../../src/validate/index.js';
+import { SERVICE_ENTRY_VISIBILITY_VERSIONS } from '../../src/validate/service-entry-visibility.js';
 
 // Version-dependent rules run at the boundaries: the last version before each change and the
 // first version with it.
@@ -117,6 +118,10 @@ describe("the README's version table", () => {
 
   it('lists every version-dependent rule with its range', () => {
     for (const [rule, range] of Object.entries(RULE_VERSIONS)) expect(section).toContain(`| \`${rule}\` | ${describeRange(range)} |`);
+  });
+
+  it('lists the ServiceEntry visibility check (serviceentry_visibility.go) with its range', () => {
+    expect(section).toContain(`| \`waypoint-cross-namespace-denied\` for a ServiceEntry of \`NAMESPACE\` visibility | ${describeRange(SERVICE_ENTRY_VISIBILITY_VERSIONS)} |`);
   });
 
   it('lists every catalog entry that does not hold for all versions', () => {
