@@ -44,7 +44,8 @@ export async function* listPages(kc: KubeConfig, path: string, o: ListOptions = 
   for (;;) {
     const query = new URLSearchParams({ limit: String(o.pageSize ?? PAGE_SIZE) });
     if (token) query.set('continue', token);
-    const list = await getJson(kc, `${path}?${query}`, o);
+    // A path may carry a query of its own (a labelSelector).
+    const list = await getJson(kc, `${path}${path.includes('?') ? '&' : '?'}${query}`, o);
     const items = Array.isArray(list.items) ? list.items.filter(isRecord) : [];
     const metadata = isRecord(list.metadata) ? list.metadata : {};
     token = typeof metadata.continue === 'string' && metadata.continue ? metadata.continue : undefined;

@@ -439,11 +439,11 @@ async function binaries() {
   }
 }
 
-/** Creates every CRD in ./crds and waits until each is Established (served). */
-async function installCrds(api: { apiPort: number; token: string; ca: string }) {
-  const crds = readdirSync(CRD_DIR)
+/** Creates every CRD in `dir` (default ./crds) and waits until each is Established (served). */
+export async function installCrds(api: { apiPort: number; token: string; ca: string }, dir = CRD_DIR) {
+  const crds = readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
-    .flatMap((f) => parseAllDocuments(readFileSync(join(CRD_DIR, f), 'utf8')).map((d) => d.toJS()))
+    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()))
     .filter((o) => o?.kind === 'CustomResourceDefinition');
   for (const crd of crds) {
     const res = await apiRequest(api, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
