@@ -57,7 +57,7 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
  * annotations, deletionTimestamp). managedFields, kubectl's last-applied copy and the bookkeeping
  * fields are dropped, so a cache of 50,000 Services stays small.
  */
-function trimMetadata(metadata: ObjectMeta | undefined, namespace: string | undefined): ObjectMeta {
+export function trimMetadata(metadata: ObjectMeta | undefined, namespace: string | undefined): ObjectMeta {
   const out: ObjectMeta = {};
   if (typeof metadata !== 'object' || metadata === null) return out;
   if (metadata.name !== undefined) out.name = metadata.name;
@@ -186,6 +186,11 @@ export class ClusterStore implements ClusterSnapshot {
 
   size(kind: SnapshotKind): number {
     return this.table(kind).size;
+  }
+
+  /** Every object of a kind, as kept (the background audit reads them without a second copy). */
+  values(kind: SnapshotKind): IterableIterator<KubeObject> {
+    return this.table(kind).values();
   }
 
   namespace(name: string) {
