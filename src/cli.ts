@@ -11,7 +11,7 @@ const USAGE = `meshguard: admission webhook that keeps Istio ambient mesh safe
 Usage:
   meshguard serve [--port 8443] [--metrics-port 9090] [--tls-cert FILE --tls-key FILE]
                   [--policy FILE] [--istio-version 1.N] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
-                  [--shutdown-delay 5s] [--max-connections 1000]
+                  [--shutdown-delay 5s] [--max-connections 1000] [--audit-interval 5m (0: off)]
   meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json|sarif] PATH...
   meshguard audit [--kubeconfig FILE | --cluster-state DIR] [--namespace NS]... [--policy FILE]
                   [--istio-version 1.N] [--format text|json|sarif] [--fail-on error|warning|never]
@@ -67,9 +67,12 @@ async function serveCommand(args: string[]): Promise<number> {
       'log-level': { type: 'string', default: 'info' },
       'shutdown-delay': { type: 'string', default: '5s' },
       'max-connections': { type: 'string', default: '1000' },
+      'audit-interval': { type: 'string', default: '5m' },
     },
   });
   const shutdownDelayMs = duration(values['shutdown-delay'], '--shutdown-delay');
+  // A day at most; 0 turns the background audit off.
+  const auditIntervalMs = duration(values['audit-interval'], '--audit-interval', 86_400_000);
   const [{ default: closeWithGrace }, { destination, pino }, { escapeLineSeparators }, { serve }] = await Promise.all([
     import('close-with-grace'),
     import('pino'),
@@ -95,6 +98,7 @@ async function serveCommand(args: string[]): Promise<number> {
     clusterState: values['cluster-state'],
     shutdownDelayMs,
     maxConnections,
+    auditIntervalMs,
     log,
   });
   // SIGTERM: serve on for the shutdown delay, then stop accepting, finish in-flight requests, exit 0.
@@ -128,10 +132,14 @@ async function certsCommand(args: string[]): Promise<number> {
 class UsageError extends Error {}
 
 /** `5`, `5s` or `500ms` (a number alone is seconds) -> milliseconds. */
-function duration(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
-  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : 1000) : NaN;
-  if (!Number.isFinite(ms) || ms > 600_000) throw new UsageError(`${flag} must be a duration such as 5s or 500ms (at most 10 minutes), got "${value}"`);
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration such as 5s, 500ms, 5m or 1h (seconds without a unit), at most `maxMs`. */
+function duration(value: string, flag: string, maxMs = 600_000): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * UNIT_MS[m[2] ?? 's'] : NaN;
+  if (!Number.isFinite(ms) || ms > maxMs)
+    throw new UsageError(`${flag} must be a duration such as 5s or 500ms (or 5m, 1h; at most ${maxMs / 60_000} minutes), got "${value}"`);
   return Math.round(ms);
 }
 

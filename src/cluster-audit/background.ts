@@ -26,7 +26,10 @@ export interface BackgroundAuditOptions {
   log: Logger;
   /** The report consumers, called in order after each run; more can be added with onReport(). */
   onReport?: ReportConsumer[];
-  /** Whether the caches have synced: the first run waits for it (polled every `pollMs`). */
+  /**
+   * Whether the caches have synced: the first run waits for it (polled every `pollMs`), at most one
+   * interval; then it runs on what has synced, and the read reports the rest as read errors.
+   */
   synced?: () => boolean;
   /** Objects evaluated between two event-loop turns (auditCluster's chunk). */
   chunk?: number;
@@ -50,6 +53,7 @@ export function startBackgroundAudit(o: BackgroundAuditOptions): BackgroundAudit
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let last: { report: AuditReport; run: AuditRun } | undefined;
+  const waitUntil = Date.now() + o.intervalMs;
 
   const schedule = (ms: number) => {
     if (stopped) return;
@@ -60,7 +64,7 @@ export function startBackgroundAudit(o: BackgroundAuditOptions): BackgroundAudit
   function tick() {
     timer = undefined;
     if (stopped) return;
-    if (o.synced && !o.synced()) return schedule(pollMs);
+    if (!last && o.synced && !o.synced() && Date.now() < waitUntil) return schedule(pollMs);
     running = runOnce().finally(() => {
       running = undefined;
       schedule(o.intervalMs);

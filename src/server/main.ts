@@ -5,13 +5,18 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { escapeLineSeparators } from '../client-text.js';
 import { storeFromDirectory } from '../cluster/from-files.js';
+import { AuditCaches } from '../cluster-audit/caches.js';
+import { startBackgroundAudit, type BackgroundAudit } from '../cluster-audit/background.js';
 import { ClusterInformers } from '../cluster/informers.js';
+import { resourceName } from '../cluster/resources.js';
 import { NamespaceLookup, namespaceFetcher } from '../cluster/namespace-lookup.js';
 import { kubeConfig } from '../cluster/kubeconfig.js';
 import { ClusterStore, SNAPSHOT_KINDS } from '../cluster/snapshot.js';
 import { DEFAULT_POLICY_FILE, loadPolicyFile, withIstioVersion } from '../policy/load.js';
 import { buildApp, type Readiness } from './app.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Policy } from '../policy/types.js';
 import { ensureDevCertificates, TLS_SERVER_OPTIONS, watchKeyPair } from './tls.js';
 
 export interface ServeOptions {
@@ -39,12 +44,21 @@ export interface ServeOptions {
   istioVersion?: string;
   /** Open connections allowed on the admission port; more are closed at once. */
   maxConnections?: number;
+  /**
+   * Time between background audits of the cluster (--audit-interval); 0 or undefined: none. Live
+   * mode only: the audit reads watched caches of every audited kind.
+   */
+  auditIntervalMs?: number;
+  /** Objects the background audit evaluates between two event-loop turns (auditCluster's chunk). */
+  auditChunk?: number;
 }
 
 export interface Running {
   port: number;
   metricsPort?: number;
   log: Logger;
+  /** The background audit, when one runs (live mode with an audit interval). */
+  audit?: BackgroundAudit;
   close(): Promise<void>;
 }
 
@@ -94,6 +108,8 @@ export async function serve(o: ServeOptions): Promise<Running> {
   const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
   log.info({ port, metricsPort, cluster: cluster.description }, 'meshguard serving');
 
+  const audit = backgroundAudit(o, cluster, policy, log, metrics);
+
   let closed: Promise<void> | undefined;
   const close = async () => {
     shuttingDown = true;
@@ -103,6 +119,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
       await new Promise((r) => setTimeout(r, delayMs));
     }
     watcher.close();
+    await audit?.stop();
     cluster.stop();
     // Stop accepting and wait for in-flight requests. Connections with no request in flight are
     // closed at once: kube-apiserver may hold a TLS connection it never sends on, which would
@@ -119,6 +136,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
     port,
     metricsPort,
     log,
+    audit: audit?.audit,
     close: () => (closed ??= close()),
   };
 }
@@ -153,8 +171,48 @@ function trackConnections(server: unknown) {
   };
 }
 
+/**
+ * The background audit (live mode, --audit-interval > 0): its own watched caches for the kinds the
+ * snapshot does not hold, the snapshot store for the others, and the audit gauges as its first
+ * report consumer. Readiness does not wait for these caches: only the audit does.
+ */
+function backgroundAudit(o: ServeOptions, live: { informers?: ClusterInformers; kc?: KubeConfig }, policy: Policy, log: Logger, metrics: Metrics) {
+  const { informers, kc } = live;
+  if (!o.auditIntervalMs || !informers || !kc) return undefined;
+  const caches = new AuditCaches({
+    kc,
+    log,
+    policy,
+    store: informers.store,
+    snapshotState: (kind) => informers.state.get(kind) ?? 'pending',
+    onState: (r, state, objects) => {
+      metrics.cacheSynced.set({ kind: resourceName(r) }, state === 'pending' ? 0 : 1);
+      metrics.cacheObjects.set({ kind: resourceName(r) }, objects);
+    },
+  });
+  for (const r of caches.watched()) metrics.cacheSynced.set({ kind: resourceName(r) }, 0);
+  caches.start();
+  const audit = startBackgroundAudit({
+    intervalMs: o.auditIntervalMs,
+    read: () => caches.read(),
+    synced: () => caches.synced(),
+    policy,
+    log,
+    chunk: o.auditChunk,
+    onReport: [metrics.auditReport],
+  });
+  log.info({ intervalMs: o.auditIntervalMs, watched: caches.watched().map(resourceName) }, 'background audit on');
+  return {
+    audit,
+    async stop() {
+      await audit.stop();
+      caches.stop();
+    },
+  };
+}
+
 /** Live informers with a kubeconfig (flag, in-cluster or KUBECONFIG); else manifests from a directory; else empty. */
-function clusterSource(o: ServeOptions, log: Logger, metrics: ReturnType<typeof createMetrics>) {
+function clusterSource(o: ServeOptions, log: Logger, metrics: Metrics) {
   const kc = kubeConfig(o.kubeconfig);
   if (kc && !o.clusterState) {
     const informers = new ClusterInformers(kc, log, (kind, state, objects) => {
@@ -164,6 +222,8 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: ReturnType<typeof 
     for (const kind of SNAPSHOT_KINDS) metrics.cacheSynced.set({ kind }, 0);
     informers.start();
     return {
+      informers,
+      kc,
       store: informers.store,
       synced: () => informers.synced(),
       pending: () => informers.pending(),
@@ -178,6 +238,8 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: ReturnType<typeof 
     metrics.cacheObjects.set({ kind }, store.size(kind));
   }
   return {
+    informers: undefined,
+    kc: undefined,
     store,
     synced: () => true,
     pending: () => [],

@@ -1,5 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Outcome } from '../admission/outcome.js';
+import type { AuditRun } from '../cluster-audit/background.js';
+import type { AuditReport } from '../cluster-audit/run.js';
 import { VALIDATED_KINDS } from '../validate/index.js';
 
 export type Webhook = 'mutate' | 'validate';
@@ -93,9 +95,13 @@ export function createMetrics() {
     registers: [registry],
   });
 
+  const audit = auditGauges(registry);
+
   return {
     registry,
     cacheSynced,
+    /** The background audit's report consumer: every audit gauge now says what this report says. */
+    auditReport: (report: AuditReport, run: AuditRun) => audit.set(report, run),
     cacheObjects,
     namespaceLookup(result: 'fetched' | 'not-found' | 'failed') {
       namespaceLookups.inc({ result });
@@ -113,3 +119,56 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Namespaces with a series of their own in meshguard_audit_namespace_violations; the rest add up in `_other`. */
+export const AUDIT_TOP_NAMESPACES = 20;
+/** Label values no namespace can have (a namespace name is a DNS label: no underscore). */
+export const CLUSTER_SCOPED = '_cluster';
+export const OTHER_NAMESPACES = '_other';
+
+/**
+ * The background audit's gauges. Each report replaces all of them (a fixed object's series goes
+ * away), and every label set is bounded: rule ids and severities are meshguard's own, modes are
+ * three, kinds are the audited ones, and namespaces are cut to the AUDIT_TOP_NAMESPACES with the most
+ * violations plus `_other` (and `_cluster` for cluster-scoped objects).
+ */
+function auditGauges(registry: Registry) {
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  const violations = gauge('meshguard_audit_violations', 'Findings of the last background audit, by rule id and severity (pod-mode-drift counts once per owning workload).', ['rule', 'severity'] as const);
+  const byNamespace = gauge('meshguard_audit_namespace_violations', `Findings of the last background audit by namespace: the ${AUDIT_TOP_NAMESPACES} namespaces with the most, the rest summed as ${OTHER_NAMESPACES}, cluster-scoped objects as ${CLUSTER_SCOPED}.`, ['namespace'] as const);
+  const podsActual = gauge('meshguard_audit_pods_actual_mode', 'Pods judged by the last background audit, by the dataplane mode they run in.', ['mode'] as const);
+  const podsDecided = gauge('meshguard_audit_pods_decided_mode', 'Pods judged by the last background audit, by the dataplane mode meshguard decides for them now.', ['mode'] as const);
+  const objects = gauge('meshguard_audit_objects', 'Objects read by the last background audit, by kind.', ['kind'] as const);
+  const duration = gauge('meshguard_audit_duration_seconds', 'How long the last background audit took.');
+  const timestamp = gauge('meshguard_audit_last_run_timestamp_seconds', 'When the last background audit started (Unix time).');
+  const complete = gauge('meshguard_audit_complete', '1 when the last background audit read every kind, 0 when some kind could not be read (its API is not served).');
+  return {
+    set(report: AuditReport, run: AuditRun) {
+      const perRule = new Map<string, { rule: string; severity: string; n: number }>();
+      const perNs = new Map<string, number>();
+      for (const f of report.findings) {
+        const k = `${f.rule} ${f.severity}`;
+        const r = perRule.get(k);
+        if (r) r.n++;
+        else perRule.set(k, { rule: f.rule, severity: f.severity, n: 1 });
+        const ns = f.namespace ?? CLUSTER_SCOPED;
+        perNs.set(ns, (perNs.get(ns) ?? 0) + 1);
+      }
+      violations.reset();
+      for (const { rule, severity, n } of perRule.values()) violations.set({ rule, severity }, n);
+      byNamespace.reset();
+      const ranked = [...perNs].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
+      for (const [ns, n] of ranked.slice(0, AUDIT_TOP_NAMESPACES)) byNamespace.set({ namespace: ns }, n);
+      const rest = ranked.slice(AUDIT_TOP_NAMESPACES).reduce((sum, [, n]) => sum + n, 0);
+      if (rest) byNamespace.set({ namespace: OTHER_NAMESPACES }, rest);
+      for (const [mode, n] of Object.entries(report.summary.pods.actual)) podsActual.set({ mode }, n);
+      for (const [mode, n] of Object.entries(report.summary.pods.decided)) podsDecided.set({ mode }, n);
+      objects.reset();
+      for (const [kind, n] of Object.entries(report.summary.objects)) objects.set({ kind }, n);
+      duration.set(run.durationMs / 1000);
+      timestamp.set(run.startedAt / 1000);
+      complete.set(report.complete ? 1 : 0);
+    },
+  };
+}

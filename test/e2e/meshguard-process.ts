@@ -52,6 +52,8 @@ export interface StartOptions {
   certDir?: string;
   /** The kubeconfig meshguard's informers use (default: the control plane's). */
   kubeconfig?: string;
+  /** --audit-interval; 0 (off) unless given, so the other files' servers watch only what the webhooks need. */
+  auditInterval?: string;
 }
 
 export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = {}): Promise<Meshguard> {
@@ -76,6 +78,7 @@ export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = 
     '--tls-key', join(certDir, 'tls.key'),
     '--kubeconfig', opts.kubeconfig ?? cp.kubeconfig,
     '--shutdown-delay', opts.shutdownDelay ?? '0',
+    '--audit-interval', opts.auditInterval ?? '0',
   ];
 
   const delay = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(opts.shutdownDelay ?? '0');
