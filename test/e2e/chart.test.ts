@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { auditReadsSnapshot } from '../../src/cluster-audit/trim.js';
+import { RESOURCES } from '../../src/cluster/resources.js';
 import { SNAPSHOT_GROUPS, SNAPSHOT_KINDS } from '../../src/cluster/snapshot.js';
 import { loadPolicyFile, parsePolicy } from '../../src/policy/load.js';
 import { VALIDATED_KINDS } from '../../src/validate/index.js';
@@ -292,25 +294,37 @@ describe('helm template, default values', () => {
     expect(podKeysOf(objects)).toEqual(podCheckKeys(loadPolicyFile()));
   });
 
-  it('grants get, list and watch on exactly the kinds the informers read', () => {
-    const role = only(objects, 'ClusterRole');
+  const grantsOf = (rendered: any[]) => {
+    const role = only(rendered, 'ClusterRole');
     const grants = new Set<string>();
     for (const rule of role.rules) {
       expect(Object.keys(rule).sort()).toEqual(['apiGroups', 'resources', 'verbs']);
       for (const g of rule.apiGroups) for (const r of rule.resources) for (const v of rule.verbs) grants.add(`${g}/${r}/${v}`);
     }
-    // The kinds the informers cache (src/cluster/snapshot.ts): a new one needs a new grant here.
-    const expected = SNAPSHOT_KINDS.flatMap((kind) =>
-      ['get', 'list', 'watch'].map((verb) => `${SNAPSHOT_GROUPS[kind]}/${resourceOf(kind)}/${verb}`),
-    );
-    expect(expected).toHaveLength(15);
-    expect([...grants].sort()).toEqual(expected.sort());
+    return [...grants].sort();
+  };
+  // The kinds the informers cache (src/cluster/snapshot.ts): a new one needs a new grant here.
+  const snapshotGrants = SNAPSHOT_KINDS.flatMap((kind) => ['get', 'list', 'watch'].map((verb) => `${SNAPSHOT_GROUPS[kind]}/${resourceOf(kind)}/${verb}`));
+  // The kinds the background audit watches itself (src/cluster-audit/caches.ts: RESOURCES the snapshot does not hold).
+  const auditGrants = RESOURCES.filter((r) => !auditReadsSnapshot(r, loadPolicyFile())).flatMap((r) => ['list', 'watch'].map((verb) => `${r.group}/${r.plural}/${verb}`));
+
+  it('grants get, list and watch on exactly the kinds the informers read, and list and watch on the kinds the audit watches', () => {
+    const role = only(objects, 'ClusterRole');
+    expect(snapshotGrants).toHaveLength(15);
+    expect(auditGrants).toHaveLength(12);
+    expect(grantsOf(objects)).toEqual([...snapshotGrants, ...auditGrants].sort());
     expect(objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding')).toEqual([]);
 
     const binding = only(objects, 'ClusterRoleBinding');
     const sa = only(objects, 'ServiceAccount');
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }]);
+  });
+
+  it.each(['0', '0s', '0m'])('with audit.interval=%s: no background audit, and no grant for it', (interval) => {
+    const rendered = render({ 'audit.interval': interval });
+    expect(grantsOf(rendered)).toEqual([...snapshotGrants].sort());
+    expect(only(rendered, 'Deployment').spec.template.spec.containers[0].args).toContain(`--audit-interval=${interval}`);
   });
 
   it('runs two hardened replicas spread over nodes, probed over HTTPS', () => {
@@ -559,6 +573,13 @@ describe('Grafana dashboard', () => {
     'histogram_quantile(0.5, sum by (le, webhook) (rate(meshguard_admission_duration_seconds_bucket[5m])))',
     'histogram_quantile(0.99, sum by (le, webhook) (rate(meshguard_admission_duration_seconds_bucket[5m])))',
     'min by (kind) (meshguard_cache_synced)',
+    'max by (rule, severity) (meshguard_audit_violations)',
+    'max by (namespace) (meshguard_audit_namespace_violations)',
+    'max by (mode) (meshguard_audit_pods_actual_mode)',
+    'max by (mode) (meshguard_audit_pods_decided_mode)',
+    'max(meshguard_audit_duration_seconds)',
+    'time() - max(meshguard_audit_last_run_timestamp_seconds)',
+    'min(meshguard_audit_complete)',
   ])('has a panel for %s', (expr) => {
     expect(exprs).toContain(expr);
   });
@@ -584,6 +605,7 @@ describe('values.schema.json', () => {
     ['an unknown value', { replicas: '3' }],
     ['a misspelt nested value', { 'webhook.namespaceSelecton': 'opt-in' }],
     ['an unknown log level', { logLevel: 'verbose' }],
+    ['an audit interval that is not a duration', { 'audit.interval': 'hourly' }],
   ])('rejects %s', (_name, set) => {
     expect(() => render(set)).toThrow(/schema/);
   });

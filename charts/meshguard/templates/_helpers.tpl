@@ -231,3 +231,8 @@ and every Pod CREATE is sent.
 {{- define "meshguard.cel.anyKey" -}}
 (has(object.metadata.{{ .field }}) && {{ toJson .keys }}.exists(k, k in object.metadata.{{ .field }}))
 {{- end -}}
+
+{{/* Whether the background audit runs: audit.interval is not zero (0, 0s, 0m...). */}}
+{{- define "meshguard.auditOn" -}}
+{{- if not (regexMatch "^0+(\\.0+)?(ms|s|m|h)?$" (toString .Values.audit.interval)) }}true{{- end }}
+{{- end }}
