@@ -36,7 +36,7 @@ const sink = new Writable({
 const namespaces = Object.entries(FUZZ_NAMESPACES).map(([name, labels]) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }));
 const app = buildApp({
   policy: loadPolicyFile(),
-  snapshot: new ClusterStore(namespaces),
+  store: new ClusterStore(namespaces),
   readiness: { ready: () => true, pending: () => [] },
   metrics: createMetrics(),
   log: pino({ level: 'info', hooks: { streamWrite: escapeLineSeparators } }, sink),

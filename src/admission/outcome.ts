@@ -24,6 +24,9 @@ export interface Outcome {
   findingsOmitted?: number;
 }
 
+/** Admitted untouched, no rule run: what a request gets when its namespace could not be read. */
+export const UNDECIDED: Outcome = { allowed: true, result: 'allowed', warnings: [], enforcement: 'none', findings: [] };
+
 // An object with 60,000 bad `when` keys gets the first FINDINGS_MAX findings and a count, not a 15 MB
 // denial; `meshguard check` lists them all.
 export { FINDINGS_MAX };

@@ -60,18 +60,17 @@ function boundedFindings(outcome: Outcome): AuditRecord['findings'] {
   return out;
 }
 
-export function auditRecord(
-  webhook: Webhook,
-  req: AdmissionRequest,
-  outcome: Outcome,
-  durationMs: number,
-  namespaceLookup?: NamespaceLookupRecord,
-): AuditRecord {
+/** The fields of an audit record that come from the request: who asked for what. */
+export type AuditSubject = Pick<AuditRecord, 'audit' | 'webhook' | 'uid' | 'operation' | 'group' | 'version' | 'kind' | 'namespace' | 'name' | 'user' | 'dryRun'>;
+
+/**
+ * The request's part of the audit record, bounded: what a validation worker sends the main thread
+ * (src/server/validation-pool.ts) instead of the request, which may be megabytes.
+ */
+export function auditSubject(webhook: Webhook, req: AdmissionRequest): AuditSubject {
   const obj = req.object ?? req.oldObject;
   const meta = isRecord(obj?.metadata) ? obj.metadata : undefined;
   const name = [req.name, meta?.name, meta?.generateName].find((n) => typeof n === 'string' && n !== '');
-  const findings = boundedFindings(outcome);
-  const omitted = (outcome.findingsOmitted ?? 0) + outcome.findings.length - findings.length;
   return {
     audit: true,
     webhook,
@@ -85,6 +84,14 @@ export function auditRecord(
     name: logText(name),
     user: logText(req.userInfo?.username),
     dryRun: req.dryRun === true,
+  };
+}
+
+export function auditRecord(subject: AuditSubject, outcome: Outcome, durationMs: number, namespaceLookup?: NamespaceLookupRecord): AuditRecord {
+  const findings = boundedFindings(outcome);
+  const omitted = (outcome.findingsOmitted ?? 0) + outcome.findings.length - findings.length;
+  return {
+    ...subject,
     result: outcome.result,
     enforcement: outcome.enforcement,
     mode: outcome.mode,

@@ -2,14 +2,14 @@ import { request, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../kube.js';
 import { isRecord, nameOf } from '../kube.js';
-import type { ClusterSnapshot } from './snapshot.js';
+import { withNamespace, type ClusterSnapshot } from './snapshot.js';
 
 /** Fetches one Namespace; undefined when the API server says it does not exist (404). */
 export type NamespaceFetch = (name: string, signal: AbortSignal) => Promise<KubeObject | undefined>;
 
-/** What a cache miss came to: the snapshot to decide with, or why there is none. */
+/** What a cache miss came to: the Namespace and the snapshot to decide with, or why there is none. */
 export type NamespaceMiss =
-  | { result: 'fetched'; snapshot: ClusterSnapshot }
+  | { result: 'fetched'; namespace: KubeObject; snapshot: ClusterSnapshot }
   | { result: 'not-found' | 'failed'; reason: string };
 
 /** A bound on a GET that must leave the webhook time to answer within its own timeout (3 s for pods). */
@@ -49,7 +49,7 @@ export class NamespaceLookup {
     try {
       const ns = await pending;
       if (!ns) return { result: 'not-found', reason: `namespace ${name} does not exist` };
-      return { result: 'fetched', snapshot: withNamespace(snapshot, name, ns) };
+      return { result: 'fetched', namespace: ns, snapshot: withNamespace(snapshot, name, ns) };
     } catch (err) {
       return { result: 'failed', reason: `GET namespace ${name}: ${(err as Error).message}` };
     }
@@ -71,15 +71,6 @@ export class NamespaceLookup {
       clearTimeout(timer);
     }
   }
-}
-
-/** `snapshot` as it is, plus one Namespace it does not hold. */
-function withNamespace(snapshot: ClusterSnapshot, name: string, ns: KubeObject): ClusterSnapshot {
-  // Every other look-up goes to the snapshot itself (its methods, its state), so this stays right
-  // whatever the snapshot grows.
-  const overlay = Object.create(snapshot) as ClusterSnapshot;
-  overlay.namespace = (n: string) => (n === name ? ns : snapshot.namespace(n));
-  return overlay;
 }
 
 /** Largest Namespace accepted: a Namespace is metadata only, a few KB even with managedFields. */

@@ -1,20 +1,18 @@
 import { clientText, quoted } from '../client-text.js';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import type { Outcome } from '../admission/outcome.js';
+import { UNDECIDED } from '../admission/outcome.js';
 import { admissionResponse } from '../admission/respond.js';
-import { decodeReview, type AdmissionRequest } from '../admission/review.js';
-import { auditRecord } from '../audit/record.js';
+import { decodeReview } from '../admission/review.js';
+import { auditRecord, auditSubject } from '../audit/record.js';
 import type { NamespaceLookup } from '../cluster/namespace-lookup.js';
-import type { ClusterSnapshot } from '../cluster/snapshot.js';
+import type { ClusterStore } from '../cluster/snapshot.js';
 import { admitMutation } from '../mutate/admit-pod.js';
 import { governingNamespace } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
-import { admitValidation } from '../validate/admit.js';
-import type { RegexVerdicts } from '../validate/regex.js';
 import { TLS_SERVER_OPTIONS } from './tls.js';
-import type { Metrics, Webhook } from './metrics.js';
-import { createRegexCompiler } from './regex-compiler.js';
+import type { Metrics } from './metrics.js';
+import { createValidationPool, type PoolOptions } from './validation-pool.js';
 
 /** kube-apiserver caps request bodies at 3 MiB of object; 6 MiB leaves room for object + oldObject. */
 export const BODY_LIMIT = 6 * 1024 * 1024;
@@ -53,7 +51,8 @@ export interface AppOptions {
   /** Serving key and certificate; without them the app speaks plain HTTP (in-process tests only). */
   https?: { key: string; cert: string };
   policy: Policy;
-  snapshot: ClusterSnapshot;
+  /** The cluster view: /mutate reads it here, the validation workers each keep a replica of it. */
+  store: ClusterStore;
   readiness: Readiness;
   metrics: Metrics;
   log: Logger;
@@ -66,14 +65,11 @@ export interface AppOptions {
   shuttingDown?: () => boolean;
   /** How long one object's regexes may take to compile (REGEX_COMPILE_TIMEOUT_MS by default). */
   regexTimeoutMs?: number;
+  /** The validation workers' bounds (VALIDATION_LIMITS by default). */
+  validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs'>;
   /** Open connections allowed on the admission port (default CONNECTION_LIMITS.maxConnections). */
   maxConnections?: number;
 }
-
-type Admit = (req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts) => Outcome;
-
-/** Admitted untouched, no rule run: what a request gets when its namespace could not be read. */
-const undecided: Outcome = { allowed: true, result: 'allowed', warnings: [], enforcement: 'none', findings: [] };
 
 /** The admission server: routes, envelope checks, audit and metrics around the pure decision core. */
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -128,37 +124,60 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => closing(reply).code(404).send({ error: 'NotFound', message: `no route ${req.method} ${clientText(req.url)}` }));
 
-  const regexes = createRegexCompiler(opts.regexTimeoutMs);
-  app.addHook('onClose', () => regexes.close());
+  app.post('/mutate', async (request, reply) => {
+    const started = process.hrtime.bigint();
+    const decoded = decodeReview(request.body);
+    if (!decoded.ok) {
+      opts.metrics.invalid('mutate');
+      return closing(reply).code(400).send({ error: 'BadRequest', message: `not an AdmissionReview request: ${decoded.message}` });
+    }
+    const req = decoded.request;
+    // A namespace the cache has not seen yet is fetched before deciding, never guessed.
+    const ns = governingNamespace({ group: req.kind.group, kind: req.kind.kind, namespace: req.namespace });
+    const miss = ns && opts.namespaceLookup && !opts.store.namespace(ns) ? await opts.namespaceLookup.resolve(opts.store, ns) : undefined;
+    if (miss) opts.metrics.namespaceLookup(miss.result);
+    const outcome = !miss || miss.result === 'fetched' ? admitMutation(req, miss?.snapshot ?? opts.store, opts.policy) : UNDECIDED;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    opts.metrics.record('mutate', req.kind, req.operation, outcome, seconds);
+    const lookup = miss && (miss.result === 'fetched' ? { result: miss.result } : { result: miss.result, reason: miss.reason });
+    opts.log.info(auditRecord(auditSubject('mutate', req), outcome, seconds * 1000, lookup), 'admission decision');
+    closing(reply);
+    return admissionResponse(decoded.apiVersion, req.uid, outcome);
+  });
 
-  const route = (webhook: Webhook, admit: Admit) =>
-    app.post(`/${webhook}`, async (request, reply) => {
+  // /validate's work (parsing included) runs in worker threads: an object of megabytes or a costly
+  // one never holds up /mutate, which stays here on the event loop.
+  const pool = createValidationPool({
+    store: opts.store,
+    policy: opts.policy,
+    namespaceLookup: opts.namespaceLookup,
+    onNamespaceLookup: (result) => opts.metrics.namespaceLookup(result),
+    regexTimeoutMs: opts.regexTimeoutMs,
+    ...opts.validation,
+  });
+  app.addHook('onClose', () => pool.close());
+  void app.register((scope, _o, registered) => {
+    // The body stays bytes here (the bodyLimit still applies); the worker parses it.
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
+      (body as Buffer).length === 0 ? done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY()) : done(null, body),
+    );
+    scope.post('/validate', async (request, reply) => {
       const started = process.hrtime.bigint();
-      const decoded = decodeReview(request.body);
-      if (!decoded.ok) {
-        opts.metrics.invalid(webhook);
-        return closing(reply).code(400).send({ error: 'BadRequest', message: `not an AdmissionReview request: ${decoded.message}` });
+      const answer = await pool.validate(request.body as Buffer);
+      if (answer.type === 'refused') {
+        if (answer.status === 400) opts.metrics.invalid('validate');
+        return closing(reply).code(answer.status).send({ error: answer.status === 429 ? 'TooManyRequests' : answer.status === 413 ? 'PayloadTooLarge' : 'BadRequest', message: answer.message });
       }
-      const req = decoded.request;
-      // A namespace the cache has not seen yet is fetched before deciding, never guessed.
-      const ns = governingNamespace({ group: req.kind.group, kind: req.kind.kind, namespace: req.namespace });
-      const miss = ns && opts.namespaceLookup && !opts.snapshot.namespace(ns) ? await opts.namespaceLookup.resolve(opts.snapshot, ns) : undefined;
-      if (miss) opts.metrics.namespaceLookup(miss.result);
-      let outcome = undecided;
-      if (!miss || miss.result === 'fetched') {
-        // Regexes compile off the event loop first; the decision itself stays synchronous and pure.
-        const verdicts = webhook === 'validate' ? await regexes.forRequest(req) : undefined;
-        outcome = admit(req, miss?.snapshot ?? opts.snapshot, opts.policy, verdicts);
-      }
+      const { subject, outcome } = answer;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      opts.metrics.record(webhook, req.kind, req.operation, outcome, seconds);
-      const lookup = miss && (miss.result === 'fetched' ? { result: miss.result } : { result: miss.result, reason: miss.reason });
-      opts.log.info(auditRecord(webhook, req, outcome, seconds * 1000, lookup), 'admission decision');
+      opts.metrics.record('validate', subject, subject.operation, outcome, seconds);
+      opts.log.info(auditRecord(subject, outcome, seconds * 1000, answer.lookup), 'admission decision');
       closing(reply);
-      return admissionResponse(decoded.apiVersion, req.uid, outcome);
+      return admissionResponse(answer.apiVersion, answer.uid, outcome);
     });
-  route('mutate', admitMutation);
-  route('validate', admitValidation);
+    registered();
+  });
 
   app.get('/healthz', (_req, reply) => {
     closing(reply);

@@ -89,7 +89,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
   };
 
   const watcher = watchKeyPair(certFile, keyFile, (pair) => (app.server as HttpsServer).setSecureContext({ ...pair, ...TLS_SERVER_OPTIONS }), log, o.certPollMs);
-  const app = buildApp({ https: watcher.initial, policy, snapshot: cluster.store, namespaceLookup: cluster.namespaceLookup, readiness, metrics, log, shuttingDown: () => shuttingDown, maxConnections: o.maxConnections });
+  const app = buildApp({ https: watcher.initial, policy, store: cluster.store, namespaceLookup: cluster.namespaceLookup, readiness, metrics, log, shuttingDown: () => shuttingDown, maxConnections: o.maxConnections });
   const connections = trackConnections(app.server);
   await app.listen({ host: o.host ?? '0.0.0.0', port: o.port ?? 8443 });
   const port = (app.server.address() as AddressInfo).port;

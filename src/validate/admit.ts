@@ -3,10 +3,11 @@ import { enforce, type Outcome } from '../admission/outcome.js';
 import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import { isRecord } from '../kube.js';
 import { enforcementFor } from '../policy/namespace-config.js';
-import type { Policy } from '../policy/types.js';
+import type { Enforcement, Policy } from '../policy/types.js';
 import type { Finding } from '../findings.js';
 import { validateDeprecations } from './deprecations.js';
 import { validateObject, type ValidationInput } from './index.js';
+import { unfinishedFinding } from './object-budget.js';
 import type { RegexVerdicts } from './regex.js';
 
 /** Rules about what an object already carried: an UPDATE must not be blocked by what it did not add. */
@@ -14,8 +15,7 @@ const RATCHETED = new Set(['deprecated-field', 'removed-annotation', 'deprecated
 
 /** The validating webhook's decision: findings for the object, judged by its namespace's enforcement. */
 export function admitValidation(req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts): Outcome {
-  const object = isRecord(req.object) ? req.object : isRecord(req.oldObject) ? req.oldObject : undefined;
-  const enforcement = enforcementFor({ group: req.kind.group, kind: req.kind.kind, namespace: req.namespace, object }, snapshot, policy);
+  const enforcement = validationEnforcement(req, snapshot, policy);
   if (enforcement === 'off') return { allowed: true, result: 'allowed', warnings: [], enforcement, findings: [] };
   const input: ValidationInput = {
     operation: req.operation,
@@ -27,10 +27,26 @@ export function admitValidation(req: AdmissionRequest, snapshot: ClusterSnapshot
     object: isRecord(req.object) ? req.object : undefined,
     oldObject: isRecord(req.oldObject) ? req.oldObject : undefined,
   };
-  const findings = ratchet(input, validateObject(input, snapshot, policy, regexVerdicts), snapshot, policy);
+  return judge(ratchet(input, validateObject(input, snapshot, policy, regexVerdicts), snapshot, policy), enforcement);
+}
+
+/** The decision for an object whose check did not finish (`reason` says why): object-budget-exceeded. */
+export function admitUnfinished(enforcement: Enforcement, policy: Policy, reason: string): Outcome {
+  if (enforcement === 'off') return { allowed: true, result: 'allowed', warnings: [], enforcement, findings: [] };
+  const f = unfinishedFinding(policy, reason);
+  return judge(f ? [f] : [], enforcement);
+}
+
+function judge(findings: Finding[], enforcement: Enforcement): Outcome {
   const judged = enforce(findings, enforcement);
   const result = !judged.allowed ? 'denied' : judged.warnings.length ? 'warned' : 'allowed';
   return { ...judged, result, enforcement };
+}
+
+/** The enforcement that applies to a request's object (its namespace's, or a Namespace's own). */
+export function validationEnforcement(req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy): Enforcement {
+  const object = isRecord(req.object) ? req.object : isRecord(req.oldObject) ? req.oldObject : undefined;
+  return enforcementFor({ group: req.kind.group, kind: req.kind.kind, namespace: req.namespace, object }, snapshot, policy);
 }
 
 /**

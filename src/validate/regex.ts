@@ -133,7 +133,12 @@ function goIncompatibility(p: string): string | undefined {
  */
 export class CompileCache {
   readonly #entries = new Map<string, string | null>();
-  constructor(readonly max: number) {}
+  readonly max: number;
+  // A plain field, not a parameter property: the validation worker runs this file with Node's type
+  // stripping under vitest, which supports only erasable TypeScript.
+  constructor(max: number) {
+    this.max = max;
+  }
 
   get size(): number {
     return this.#entries.size;

@@ -23,13 +23,14 @@ export function testApp(objects: KubeObject[] = [], policy: Policy = defaultPoli
     },
   });
   const metrics = createMetrics();
+  const store = new ClusterStore(objects);
   const app = buildApp({
     policy,
-    snapshot: new ClusterStore(objects),
+    store,
     readiness: { ready: () => ready, pending: () => (ready ? [] : ['cache Namespace not synced']) },
     metrics,
     log: pino({ level: 'info', hooks: { streamWrite: escapeLineSeparators } }, sink),
     ...options,
   });
-  return { app, lines, raw, metrics };
+  return { app, lines, raw, metrics, store };
 }

@@ -1,0 +1,247 @@
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Outcome } from '../admission/outcome.js';
+import type { ReviewVersion } from '../admission/review.js';
+import type { AuditSubject, NamespaceLookupRecord } from '../audit/record.js';
+import type { NamespaceLookup } from '../cluster/namespace-lookup.js';
+import type { ClusterStore } from '../cluster/snapshot.js';
+import type { Policy } from '../policy/types.js';
+import { admitUnfinished } from '../validate/admit.js';
+import { VALIDATION_WORKER, type FromWorker, type NamespaceAnswer, type ToWorker, type WorkerSetup } from './validation-worker.js';
+
+/**
+ * The bounds of one /validate request in a worker (README `meshguard serve`). A 6 MiB body (the body
+ * limit) parses in 0.1-0.9 s and at most about 82 MB of heap (two million empty lists; an object of
+ * 115,000 `when` entries: 24 MB); the regex budget adds at most the compile timeout (1 s). Past the
+ * deadline the worker is ended, which frees all it held, and the request is answered.
+ */
+export const VALIDATION_LIMITS = {
+  /** Workers: a slow object holds up one of them, not every other /validate. */
+  workers: 2,
+  /** Worker time for one request (waiting for a namespace lookup not counted). */
+  deadlineMs: 2_000,
+  /**
+   * A worker's V8 heap (old generation): a backstop far above what a body can make. Node can abort the
+   * whole process when a worker reaches its limit (nodejs/node#47224; seen here with 64 MB and a
+   * body that needed 82 MB), so the body limit is what bounds a worker's memory.
+   */
+  heapMb: 256,
+  /** A request that waited this long for a free worker is refused (429): its client is about to give up (5 s). */
+  queueWaitMs: 3_000,
+} as const;
+
+/** What became of one /validate request. */
+export type PoolAnswer =
+  | { type: 'refused'; status: 400 | 413 | 429; message: string }
+  | { type: 'decided'; apiVersion: ReviewVersion; uid: string; subject: AuditSubject; outcome: Outcome; lookup?: NamespaceLookupRecord };
+
+export interface PoolOptions {
+  /** The store the workers replicate: its content at each worker's start, then its changes. */
+  store: ClusterStore;
+  policy: Policy;
+  namespaceLookup?: NamespaceLookup;
+  onNamespaceLookup?: (result: NamespaceLookupRecord['result']) => void;
+  regexTimeoutMs?: number;
+  workers?: number;
+  deadlineMs?: number;
+  heapMb?: number;
+  queueWaitMs?: number;
+}
+
+interface Job {
+  id: number;
+  body: Buffer;
+  queued: number;
+  done: (answer: PoolAnswer) => void;
+  fail: (err: Error) => void;
+  decoded?: Extract<FromWorker, { type: 'decoded' }>;
+  /** Worker time left; the clock stops while the main thread fetches a namespace. */
+  leftMs: number;
+  clockStarted?: number;
+  timer?: NodeJS.Timeout;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  job?: Job;
+}
+
+// The worker is this module's sibling in src/ (vitest, TypeScript) or dist/ (built).
+const workerUrl = new URL(`./validation-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+/**
+ * Under vitest the worker runs src/ with Node's type stripping, which does not map the sources'
+ * `./x.js` imports to their `./x.ts` files: a resolve hook in the worker does.
+ */
+const typeScriptBootstrap = `
+const { registerHooks } = require('node:module');
+registerHooks({
+  resolve(specifier, context, next) {
+    try { return next(specifier, context); } catch (err) {
+      if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) return next(specifier.slice(0, -3) + '.ts', context);
+      throw err;
+    }
+  },
+});
+import(${JSON.stringify(workerUrl.href)});
+`;
+
+/**
+ * /validate's work off the event loop: a few worker threads, each with a replica of the cluster
+ * store, take one request body at a time (its bytes moved, not copied) and say what they decided;
+ * the main thread answers, audits and counts. /mutate stays on the main thread and never waits
+ * behind a large or hostile object. A worker past its deadline or heap is ended and replaced.
+ */
+export function createValidationPool(o: PoolOptions) {
+  const size = o.workers ?? VALIDATION_LIMITS.workers;
+  const deadlineMs = o.deadlineMs ?? VALIDATION_LIMITS.deadlineMs;
+  const heapMb = o.heapMb ?? VALIDATION_LIMITS.heapMb;
+  const queueWaitMs = o.queueWaitMs ?? VALIDATION_LIMITS.queueWaitMs;
+  const setup: WorkerSetup = { role: VALIDATION_WORKER, policy: o.policy, lookup: o.namespaceLookup !== undefined, regexTimeoutMs: o.regexTimeoutMs };
+  const slots: Array<Slot | undefined> = Array.from({ length: size }, () => undefined);
+  const queue: Job[] = [];
+  let nextId = 1;
+  let closed = false;
+  /** Called once nothing is queued or running (close() waits for it). */
+  let drained: (() => void) | undefined;
+  const busy = () => queue.length > 0 || slots.some((s) => s?.job);
+
+  const post = (slot: Slot, message: ToWorker, transfer?: ArrayBuffer[]) => slot.worker.postMessage(message, transfer);
+  const unsubscribe = o.store.subscribe((change) => {
+    for (const slot of slots) if (slot) post(slot, { type: 'changes', changes: [change] });
+  });
+
+  const start = (index: number): Slot => {
+    const worker = workerUrl.pathname.endsWith('.ts')
+      ? new Worker(typeScriptBootstrap, { eval: true, workerData: setup, resourceLimits: { maxOldGenerationSizeMb: heapMb } })
+      : new Worker(workerUrl, { workerData: setup, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+    worker.unref();
+    const slot: Slot = { worker, ready: false };
+    slots[index] = slot;
+    // The replica starts as the store is now; later changes follow in order on the same port.
+    post(slot, { type: 'changes', changes: o.store.changes() });
+    worker.on('message', (m: FromWorker) => onMessage(slot, m));
+    let error: NodeJS.ErrnoException | undefined;
+    worker.on('error', (err: NodeJS.ErrnoException) => {
+      error = err;
+    });
+    worker.on('exit', () => {
+      retire(slot);
+      const oom = error?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+      if (slot.job) unfinished(slot, oom ? `it needed more than ${heapMb} MB of memory` : `the validation worker stopped (${error?.message ?? 'exited'})`);
+      // A worker that cannot even start would be restarted for ever: the waiting requests fail instead.
+      else if (!slot.ready) for (const job of queue.splice(0)) job.fail(new Error(`the validation worker did not start (${error?.message ?? 'exited'})`));
+      next();
+    });
+    return slot;
+  };
+
+  const clock = (slot: Slot, job: Job) => {
+    job.clockStarted = performance.now();
+    job.timer = setTimeout(() => {
+      if (slot.job !== job) return;
+      unfinished(slot, `it took longer than ${deadlineMs} ms`);
+      void slot.worker.terminate();
+    }, job.leftMs);
+  };
+  const stopClock = (job: Job) => {
+    clearTimeout(job.timer);
+    if (job.clockStarted !== undefined) job.leftMs -= performance.now() - job.clockStarted;
+    job.clockStarted = undefined;
+  };
+
+  const retire = (slot: Slot) => {
+    const index = slots.indexOf(slot);
+    if (index >= 0) slots[index] = undefined;
+  };
+  const finish = (slot: Slot, answer: PoolAnswer | Error) => {
+    const job = slot.job!;
+    stopClock(job);
+    slot.job = undefined;
+    if (answer instanceof Error) job.fail(answer);
+    else job.done(answer);
+    next();
+  };
+  /** The request's worker stopped before deciding: answered as object-budget-exceeded once decoded, else refused. */
+  const unfinished = (slot: Slot, reason: string) => {
+    // The slot is dead; a fresh worker takes the next job.
+    retire(slot);
+    const decoded = slot.job!.decoded;
+    if (decoded?.enforcement !== undefined) {
+      const { apiVersion, uid, subject, enforcement } = decoded;
+      finish(slot, { type: 'decided', apiVersion, uid, subject, outcome: admitUnfinished(enforcement, o.policy, reason) });
+    } else finish(slot, { type: 'refused', status: 413, message: `the AdmissionReview could not be read: ${reason}` });
+  };
+
+  const onMessage = (slot: Slot, m: FromWorker) => {
+    if (m.type === 'ready') {
+      slot.ready = true;
+      return next();
+    }
+    const job = slot.job;
+    if (!job || job.id !== m.id) return;
+    if (m.type === 'invalid') finish(slot, { type: 'refused', status: 400, message: m.message });
+    else if (m.type === 'decoded') job.decoded = m;
+    else if (m.type === 'decided') {
+      const { apiVersion, uid, subject } = job.decoded!;
+      finish(slot, { type: 'decided', apiVersion, uid, subject, outcome: m.outcome, ...(m.lookup && { lookup: m.lookup }) });
+    } else if (m.type === 'failed') finish(slot, new Error(`validation worker: ${m.message}`));
+    else if (m.type === 'need-namespace') {
+      stopClock(job);
+      void lookUp(m.name).then((answer) => {
+        if (slot.job !== job) return;
+        post(slot, { type: 'namespace', id: job.id, answer });
+        clock(slot, job);
+      });
+    }
+  };
+
+  const lookUp = async (name: string): Promise<NamespaceAnswer> => {
+    const miss = await o.namespaceLookup!.resolve(o.store, name);
+    o.onNamespaceLookup?.(miss.result);
+    return miss.result === 'fetched' ? { result: 'fetched', namespace: miss.namespace } : miss;
+  };
+
+  const next = () => {
+    if (drained && !busy()) drained();
+    while (queue.length) {
+      const index = slots.findIndex((s) => !s || (s.ready && !s.job));
+      if (index < 0) return;
+      const slot = slots[index] ?? start(index);
+      if (!slot.ready) return;
+      const job = queue.shift()!;
+      if (performance.now() - job.queued > queueWaitMs) {
+        job.done({ type: 'refused', status: 429, message: `meshguard was busy validating other objects for ${queueWaitMs} ms; try again` });
+        continue;
+      }
+      slot.job = job;
+      // The bytes move to the worker when the Buffer owns its memory; a slice of a shared pool is copied.
+      const own = job.body.byteOffset === 0 && job.body.byteLength === job.body.buffer.byteLength;
+      const body = own ? new Uint8Array(job.body.buffer, 0, job.body.byteLength) : new Uint8Array(job.body);
+      post(slot, { type: 'validate', id: job.id, body }, [body.buffer as ArrayBuffer]);
+      clock(slot, job);
+    }
+  };
+
+  return {
+    /** Validates one request body (the raw bytes of an AdmissionReview). */
+    validate(body: Buffer): Promise<PoolAnswer> {
+      if (closed) return Promise.reject(new Error('the validation pool is closed'));
+      return new Promise((done, fail) => {
+        queue.push({ id: nextId++, body, queued: performance.now(), done, fail, leftMs: deadlineMs });
+        next();
+      });
+    },
+
+    /** Takes no more requests, answers those it has, then ends the workers. */
+    async close(): Promise<void> {
+      closed = true;
+      if (busy()) await new Promise<void>((resolve) => (drained = resolve));
+      unsubscribe();
+      await Promise.all(slots.flatMap((slot) => (slot ? [slot.worker.terminate()] : [])));
+    },
+  };
+}
+
+export type ValidationPool = ReturnType<typeof createValidationPool>;
