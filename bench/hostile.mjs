@@ -1,13 +1,14 @@
 // Hostile objects (issue 7, items 1-3): while each is being answered, a /mutate client on another
-// connection measures its latency against an idle slice taken just before (side by side, because the
-// machine is shared). Also the hostile answer's time and size, the audit line's size, the server's RSS
-// during and after, and /metrics' size. Usage: npm run bench:hostile [-- --only regex-20,when-keys] [-- --window 4]
+// connection (in its own thread, bench/mutate-client.mjs) measures its latency against an idle slice
+// taken just before (side by side, because the machine is shared). Also the hostile answer's time and
+// size, the audit line's size, the server's RSS during and after, and /metrics' size. Usage: npm run bench:hostile [-- --only regex-20,when-keys] [-- --window 4]
 import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { sleep, startProcess } from './lib.mjs';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' } } });
@@ -84,23 +85,18 @@ function post(agent, path, body, timeoutMs = 60_000) {
   });
 }
 
-/** Sequential /mutate requests on one kept-alive connection until `stop()`; latencies in ms. */
+/** Sequential /mutate requests on one kept-alive connection, from their own thread, until `stop()`; latencies in ms. */
 function mutateClient() {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
-  const samples = [];
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      const r = await post(agent, '/mutate', podReview);
-      if (r.status !== 200) throw new Error(`/mutate answered ${r.status} ${r.error ?? ''}`);
-      samples.push(r.ms);
-    }
-  })();
+  const worker = new Worker(new URL('./mutate-client.mjs', import.meta.url), { workerData: { url: `${base}/mutate`, body: podReview } });
+  const result = new Promise((resolve, reject) => {
+    worker.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m.samples)));
+    worker.once('error', reject);
+  });
   return {
     async stop() {
-      running = false;
-      await done;
-      agent.destroy();
+      worker.postMessage('stop');
+      const samples = await result;
+      await worker.terminate();
       return summary(samples);
     },
   };
