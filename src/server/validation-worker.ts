@@ -9,6 +9,7 @@ import { governingNamespace } from '../policy/namespace-config.js';
 import type { Enforcement, Policy } from '../policy/types.js';
 import { admitValidation, validationEnforcement } from '../validate/admit.js';
 import { createRegexCompiler, type RegexCompiler } from './regex-compiler.js';
+import { lowerThreadPriority } from './thread-priority.js';
 
 /** `workerData.role` that makes this module a validation worker (./validation-pool.ts starts it). */
 export const VALIDATION_WORKER = 'meshguard-validation';
@@ -95,6 +96,8 @@ export async function validateBody(body: Uint8Array, ctx: ValidationContext): Pr
 if (!isMainThread && parentPort && (workerData as WorkerSetup | undefined)?.role === VALIDATION_WORKER) {
   const port = parentPort;
   const setup = workerData as WorkerSetup;
+  // Before the regex compiler starts its thread, which inherits this priority.
+  lowerThreadPriority();
   const store = new ClusterStore();
   const regexes = createRegexCompiler(setup.regexTimeoutMs);
   const waiting = new Map<number, (answer: NamespaceAnswer) => void>();

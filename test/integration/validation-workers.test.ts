@@ -1,4 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { WORKER_NICE } from '../../src/server/thread-priority.js';
 import { testApp } from '../helpers/app.js';
 import { namespace, pod, podReview, review } from '../helpers/objects.js';
 
@@ -93,5 +95,24 @@ describe('validation workers', () => {
     const res = await validating;
     expect(res.statusCode).toBe(200);
     expect(res.json().response.status.message).toMatch(/^\[object-budget-exceeded\] the object has more than 50000/);
+  });
+
+  it('runs its workers, and the regex compiler they start, at nice 10 while the main thread keeps its priority (thread-priority.ts)', async () => {
+    const nices = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        // Field 19 of /proc/<tid>/stat, counted after the ")" that ends the thread's name.
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return { tid: Number(tid), nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) };
+      });
+    const before = new Set(nices().map((t) => t.tid));
+    const { app } = testApp([namespace('shop')]);
+    const res = await app.inject({ method: 'POST', url: '/validate', headers: json, payload: JSON.stringify(virtualService(['^/a/[0-9]+$'])) });
+    expect(res.json().response.allowed).toBe(true);
+    const started = nices().filter((t) => !before.has(t.tid));
+    const main = nices().find((t) => t.tid === process.pid);
+    await app.close();
+    // The validation worker and the compile worker it started (libuv's pool threads may come too).
+    expect(started.filter((t) => t.nice === WORKER_NICE).length).toBeGreaterThanOrEqual(2);
+    expect(main?.nice).toBe(0);
   });
 });
