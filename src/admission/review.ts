@@ -1,5 +1,5 @@
 import type { GroupVersionKind, KubeObject } from '../kube.js';
-import { quoted, shownValue } from '../client-text.js';
+import { clientText, quoted, shownValue } from '../client-text.js';
 import { isRecord } from '../kube.js';
 
 /** admission.k8s.io AdmissionRequest, the fields meshguard reads (k8s.io/api/admission/v1/types.go). */
@@ -62,6 +62,19 @@ function requestProblem(req: Record<string, unknown>): Problem {
     (optional(req.dryRun) || typeof req.dryRun === 'boolean' ? undefined : `request.dryRun must be true or false, got ${shownValue(req.dryRun)}`) ??
     (['object', 'oldObject'] as const).map((f) => (optional(req[f]) || isRecord(req[f]) ? undefined : `request.${f} must be an object`)).find((p) => p !== undefined)
   );
+}
+
+/**
+ * Parses a request body's bytes as JSON, as Fastify's parser would for /mutate: a leading byte order
+ * mark is allowed, and `__proto__` keys stay data (JSON.parse makes them own properties).
+ */
+export function parseReviewBody(body: Uint8Array): { ok: true; value: unknown } | { ok: false; message: string } {
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  try {
+    return { ok: true, value: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) };
+  } catch (err) {
+    return { ok: false, message: `body is not valid JSON: ${clientText((err as Error).message, 1024)}` };
+  }
 }
 
 /** Checks that a parsed body is an AdmissionReview request kube-apiserver could have sent. */

@@ -1,18 +1,20 @@
 import { clientText, quoted } from '../client-text.js';
 import Fastify, { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { UNDECIDED } from '../admission/outcome.js';
+import { UNDECIDED, type Outcome } from '../admission/outcome.js';
 import { admissionResponse } from '../admission/respond.js';
-import { decodeReview } from '../admission/review.js';
-import { auditRecord, auditSubject } from '../audit/record.js';
+import { decodeReview, parseReviewBody, type ReviewVersion } from '../admission/review.js';
+import { auditRecord, auditSubject, type AuditSubject, type NamespaceLookupRecord } from '../audit/record.js';
 import type { NamespaceLookup } from '../cluster/namespace-lookup.js';
 import type { ClusterStore } from '../cluster/snapshot.js';
 import { admitMutation } from '../mutate/admit-pod.js';
+import { admitValidation } from '../validate/admit.js';
 import { governingNamespace } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
 import { TLS_SERVER_OPTIONS } from './tls.js';
-import type { Metrics } from './metrics.js';
-import { createValidationPool, type PoolOptions } from './validation-pool.js';
+import type { Metrics, Webhook } from './metrics.js';
+import { createRegexCompiler } from './regex-compiler.js';
+import { createValidationPool, VALIDATION_LIMITS, type PoolOptions } from './validation-pool.js';
 
 /** kube-apiserver caps request bodies at 3 MiB of object; 6 MiB leaves room for object + oldObject. */
 export const BODY_LIMIT = 6 * 1024 * 1024;
@@ -51,7 +53,7 @@ export interface AppOptions {
   /** Serving key and certificate; without them the app speaks plain HTTP (in-process tests only). */
   https?: { key: string; cert: string };
   policy: Policy;
-  /** The cluster view: /mutate reads it here, the validation workers each keep a replica of it. */
+  /** The cluster view the decisions read. */
   store: ClusterStore;
   readiness: Readiness;
   metrics: Metrics;
@@ -66,7 +68,7 @@ export interface AppOptions {
   /** How long one object's regexes may take to compile (REGEX_COMPILE_TIMEOUT_MS by default). */
   regexTimeoutMs?: number;
   /** The validation workers' bounds (VALIDATION_LIMITS by default). */
-  validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs'>;
+  validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs'> & { inlineBytes?: number };
   /** Open connections allowed on the admission port (default CONNECTION_LIMITS.maxConnections). */
   maxConnections?: number;
 }
@@ -124,11 +126,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => closing(reply).code(404).send({ error: 'NotFound', message: `no route ${req.method} ${clientText(req.url)}` }));
 
-  app.post('/mutate', async (request, reply) => {
-    const started = process.hrtime.bigint();
-    const decoded = decodeReview(request.body);
+  const regexes = createRegexCompiler(opts.regexTimeoutMs);
+  app.addHook('onClose', () => regexes.close());
+
+  /** One parsed review to its answer: envelope, a namespace the cache lacks, decision, metrics, audit line. */
+  const answer = async (webhook: Webhook, body: unknown, reply: FastifyReply, started: bigint) => {
+    const decoded = decodeReview(body);
     if (!decoded.ok) {
-      opts.metrics.invalid('mutate');
+      opts.metrics.invalid(webhook);
       return closing(reply).code(400).send({ error: 'BadRequest', message: `not an AdmissionReview request: ${decoded.message}` });
     }
     const req = decoded.request;
@@ -136,45 +141,59 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const ns = governingNamespace({ group: req.kind.group, kind: req.kind.kind, namespace: req.namespace });
     const miss = ns && opts.namespaceLookup && !opts.store.namespace(ns) ? await opts.namespaceLookup.resolve(opts.store, ns) : undefined;
     if (miss) opts.metrics.namespaceLookup(miss.result);
-    const outcome = !miss || miss.result === 'fetched' ? admitMutation(req, miss?.snapshot ?? opts.store, opts.policy) : UNDECIDED;
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    opts.metrics.record('mutate', req.kind, req.operation, outcome, seconds);
+    let outcome = UNDECIDED;
+    if (!miss || miss.result === 'fetched') {
+      const snapshot = miss?.snapshot ?? opts.store;
+      // Regexes compile off the event loop first; the decision itself stays synchronous and pure.
+      outcome = webhook === 'mutate' ? admitMutation(req, snapshot, opts.policy) : admitValidation(req, snapshot, opts.policy, await regexes.forRequest(req));
+    }
     const lookup = miss && (miss.result === 'fetched' ? { result: miss.result } : { result: miss.result, reason: miss.reason });
-    opts.log.info(auditRecord(auditSubject('mutate', req), outcome, seconds * 1000, lookup), 'admission decision');
+    return respond(webhook, reply, started, decoded.apiVersion, req.uid, auditSubject(webhook, req), outcome, lookup);
+  };
+  const respond = (webhook: Webhook, reply: FastifyReply, started: bigint, apiVersion: ReviewVersion, uid: string, subject: AuditSubject, outcome: Outcome, lookup?: NamespaceLookupRecord) => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    opts.metrics.record(webhook, subject, subject.operation, outcome, seconds);
+    opts.log.info(auditRecord(subject, outcome, seconds * 1000, lookup), 'admission decision');
     closing(reply);
-    return admissionResponse(decoded.apiVersion, req.uid, outcome);
-  });
+    return admissionResponse(apiVersion, uid, outcome);
+  };
 
-  // /validate's work (parsing included) runs in worker threads: an object of megabytes or a costly
-  // one never holds up /mutate, which stays here on the event loop.
+  app.post('/mutate', (request, reply) => answer('mutate', request.body, reply, process.hrtime.bigint()));
+
+  // A /validate body of megabytes is parsed in a worker thread, which also decides what needs no
+  // cluster state (the costly hostile shapes), so /mutate on this event loop never waits behind it.
+  const inlineBytes = opts.validation?.inlineBytes ?? VALIDATION_LIMITS.inlineBytes;
   const pool = createValidationPool({
-    store: opts.store,
+    snapshot: opts.store,
     policy: opts.policy,
     namespaceLookup: opts.namespaceLookup,
     onNamespaceLookup: (result) => opts.metrics.namespaceLookup(result),
-    regexTimeoutMs: opts.regexTimeoutMs,
     ...opts.validation,
   });
   app.addHook('onClose', () => pool.close());
+  const validateHere = (body: Buffer, reply: FastifyReply, started: bigint) => {
+    const parsed = parseReviewBody(body);
+    if (parsed.ok) return answer('validate', parsed.value, reply, started);
+    opts.metrics.invalid('validate');
+    return closing(reply).code(400).send({ error: 'BadRequest', message: parsed.message });
+  };
   void app.register((scope, _o, registered) => {
-    // The body stays bytes here (the bodyLimit still applies); the worker parses it.
+    // The body stays bytes here (the bodyLimit still applies), parsed here or in a worker by size.
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
       (body as Buffer).length === 0 ? done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY()) : done(null, body),
     );
     scope.post('/validate', async (request, reply) => {
       const started = process.hrtime.bigint();
-      const answer = await pool.validate(request.body as Buffer);
-      if (answer.type === 'refused') {
-        if (answer.status === 400) opts.metrics.invalid('validate');
-        return closing(reply).code(answer.status).send({ error: answer.status === 429 ? 'TooManyRequests' : answer.status === 413 ? 'PayloadTooLarge' : 'BadRequest', message: answer.message });
+      const body = request.body as Buffer;
+      if (body.length <= inlineBytes) return validateHere(body, reply, started);
+      const result = await pool.validate(body);
+      if (result.type === 'handback') return validateHere(result.body, reply, started);
+      if (result.type === 'refused') {
+        if (result.status === 400) opts.metrics.invalid('validate');
+        return closing(reply).code(result.status).send({ error: result.status === 429 ? 'TooManyRequests' : result.status === 413 ? 'PayloadTooLarge' : 'BadRequest', message: result.message });
       }
-      const { subject, outcome } = answer;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      opts.metrics.record('validate', subject, subject.operation, outcome, seconds);
-      opts.log.info(auditRecord(subject, outcome, seconds * 1000, answer.lookup), 'admission decision');
-      closing(reply);
-      return admissionResponse(answer.apiVersion, answer.uid, outcome);
+      return respond('validate', reply, started, result.apiVersion, result.uid, result.subject, result.outcome, result.lookup);
     });
     registered();
   });
@@ -185,8 +204,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.get('/readyz', async (_req, reply) => {
     closing(reply);
-    if (opts.readiness.ready()) return { status: 'ready' };
-    return reply.code(503).send({ status: 'not ready', pending: opts.readiness.pending() });
+    const workers = pool.ready();
+    if (opts.readiness.ready() && workers) return { status: 'ready' };
+    return reply.code(503).send({ status: 'not ready', pending: [...opts.readiness.pending(), ...(workers ? [] : ['validation workers'])] });
   });
   return app;
 }

@@ -1,11 +1,10 @@
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { AdmissionRequest } from '../admission/review.js';
 import { isRecord } from '../kube.js';
-import { RE2_WORKER } from '../validate/re2-compile.js';
 import { compileCache, planRegexes, type RegexProblem, type RegexVerdicts } from '../validate/regex.js';
 import { checksRegexes, regexesOf } from '../validate/virtual-service.js';
+import { RE2_WORKER } from './re2-worker.js';
+import { startWorker } from './worker-thread.js';
 
 /** How long one object's regexes may take to compile, waiting behind other objects included. */
 export const REGEX_COMPILE_TIMEOUT_MS = 1000;
@@ -23,8 +22,6 @@ interface Job {
  * frees whatever native memory it held, and a fresh worker takes the next batch.
  */
 export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
-  // The worker is this module's sibling in src/ (vitest) or dist/ (built).
-  const workerFile = new URL(`../validate/re2-compile${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
   let worker: Worker | undefined;
   let running: (Job & { timer: NodeJS.Timeout }) | undefined;
   const queue: Job[] = [];
@@ -42,8 +39,8 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
     worker = undefined;
     void w?.terminate();
   };
-  const startWorker = () => {
-    const w = new Worker(workerFile, { workerData: RE2_WORKER });
+  const spawn = () => {
+    const w = startWorker('re2-worker', { workerData: RE2_WORKER });
     w.unref();
     w.on('message', ({ errors }: { errors: Array<string | null> }) => w === worker && running && finish(errors));
     w.on('error', (err: Error) => {
@@ -66,7 +63,7 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
         job.done(`they waited ${timeoutMs} ms behind other objects' regexes`);
         continue;
       }
-      worker ??= startWorker();
+      worker ??= spawn();
       const timer = setTimeout(() => {
         stopWorker();
         finish(`compiling them took longer than ${timeoutMs} ms`);
@@ -75,6 +72,9 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
       worker.postMessage({ patterns: job.patterns });
     }
   };
+
+  // Started now: the first object's compile time includes no worker start (RE2's binding loads in it).
+  worker = spawn();
 
   return {
     /** What RE2 says of each pattern: cached answers at once, the others from the worker. */

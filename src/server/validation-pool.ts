@@ -1,22 +1,25 @@
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Outcome } from '../admission/outcome.js';
 import type { ReviewVersion } from '../admission/review.js';
 import type { AuditSubject, NamespaceLookupRecord } from '../audit/record.js';
 import type { NamespaceLookup } from '../cluster/namespace-lookup.js';
-import type { ClusterStore } from '../cluster/snapshot.js';
+import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import type { Policy } from '../policy/types.js';
-import { admitUnfinished } from '../validate/admit.js';
 import { VALIDATION_WORKER, type FromWorker, type NamespaceAnswer, type ToWorker, type WorkerSetup } from './validation-worker.js';
+import { startWorker } from './worker-thread.js';
 
 /**
  * The bounds of one /validate request in a worker (README `meshguard serve`). A 6 MiB body (the body
  * limit) parses in 0.1-0.9 s and at most about 82 MB of heap (two million empty lists; an object of
- * 115,000 `when` entries: 24 MB); the regex budget adds at most the compile timeout (1 s). Past the
- * deadline the worker is ended, which frees all it held, and the request is answered.
+ * 115,000 `when` entries: 24 MB). Past the deadline the worker is ended, which frees all it held,
+ * and the request is answered.
  */
 export const VALIDATION_LIMITS = {
+  /**
+   * Bodies up to this size are parsed and decided on the main thread: parsing one takes well under a
+   * millisecond, less than handing it to a worker. Kubernetes objects are rarely larger.
+   */
+  inlineBytes: 64 * 1024,
   /** Workers: a slow object holds up one of them, not every other /validate. */
   workers: 2,
   /** Worker time for one request (waiting for a namespace lookup not counted). */
@@ -34,15 +37,16 @@ export const VALIDATION_LIMITS = {
 /** What became of one /validate request. */
 export type PoolAnswer =
   | { type: 'refused'; status: 400 | 413 | 429; message: string }
+  /** The object is within the budget and the rules need the cluster: the main thread decides it. */
+  | { type: 'handback'; body: Buffer }
   | { type: 'decided'; apiVersion: ReviewVersion; uid: string; subject: AuditSubject; outcome: Outcome; lookup?: NamespaceLookupRecord };
 
 export interface PoolOptions {
-  /** The store the workers replicate: its content at each worker's start, then its changes. */
-  store: ClusterStore;
+  /** The cluster cache: the workers ask the main thread for a request's namespace from it. */
+  snapshot: ClusterSnapshot;
   policy: Policy;
   namespaceLookup?: NamespaceLookup;
   onNamespaceLookup?: (result: NamespaceLookupRecord['result']) => void;
-  regexTimeoutMs?: number;
   workers?: number;
   deadlineMs?: number;
   heapMb?: number;
@@ -55,7 +59,6 @@ interface Job {
   queued: number;
   done: (answer: PoolAnswer) => void;
   fail: (err: Error) => void;
-  decoded?: Extract<FromWorker, { type: 'decoded' }>;
   /** Worker time left; the clock stops while the main thread fetches a namespace. */
   leftMs: number;
   clockStarted?: number;
@@ -68,37 +71,19 @@ interface Slot {
   job?: Job;
 }
 
-// The worker is this module's sibling in src/ (vitest, TypeScript) or dist/ (built).
-const workerUrl = new URL(`./validation-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 /**
- * Under vitest the worker runs src/ with Node's type stripping, which does not map the sources'
- * `./x.js` imports to their `./x.ts` files: a resolve hook in the worker does.
- */
-const typeScriptBootstrap = `
-const { registerHooks } = require('node:module');
-registerHooks({
-  resolve(specifier, context, next) {
-    try { return next(specifier, context); } catch (err) {
-      if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) return next(specifier.slice(0, -3) + '.ts', context);
-      throw err;
-    }
-  },
-});
-import(${JSON.stringify(workerUrl.href)});
-`;
-
-/**
- * /validate's work off the event loop: a few worker threads, each with a replica of the cluster
- * store, take one request body at a time (its bytes moved, not copied) and say what they decided;
- * the main thread answers, audits and counts. /mutate stays on the main thread and never waits
- * behind a large or hostile object. A worker past its deadline or heap is ended and replaced.
+ * Large /validate bodies off the event loop: a few worker threads take one body at a time (its
+ * bytes moved, not copied), parse it, and decide what needs no cluster state (./validation-worker.ts);
+ * the main thread answers, audits and counts, and decides what they hand back. /mutate stays on the
+ * main thread and never waits behind a multi-megabyte or hostile object. A worker past its deadline
+ * or heap is ended and replaced.
  */
 export function createValidationPool(o: PoolOptions) {
   const size = o.workers ?? VALIDATION_LIMITS.workers;
   const deadlineMs = o.deadlineMs ?? VALIDATION_LIMITS.deadlineMs;
   const heapMb = o.heapMb ?? VALIDATION_LIMITS.heapMb;
   const queueWaitMs = o.queueWaitMs ?? VALIDATION_LIMITS.queueWaitMs;
-  const setup: WorkerSetup = { role: VALIDATION_WORKER, policy: o.policy, lookup: o.namespaceLookup !== undefined, regexTimeoutMs: o.regexTimeoutMs };
+  const setup: WorkerSetup = { role: VALIDATION_WORKER, policy: o.policy };
   const slots: Array<Slot | undefined> = Array.from({ length: size }, () => undefined);
   const queue: Job[] = [];
   let nextId = 1;
@@ -108,19 +93,12 @@ export function createValidationPool(o: PoolOptions) {
   const busy = () => queue.length > 0 || slots.some((s) => s?.job);
 
   const post = (slot: Slot, message: ToWorker, transfer?: ArrayBuffer[]) => slot.worker.postMessage(message, transfer);
-  const unsubscribe = o.store.subscribe((change) => {
-    for (const slot of slots) if (slot) post(slot, { type: 'changes', changes: [change] });
-  });
 
   const start = (index: number): Slot => {
-    const worker = workerUrl.pathname.endsWith('.ts')
-      ? new Worker(typeScriptBootstrap, { eval: true, workerData: setup, resourceLimits: { maxOldGenerationSizeMb: heapMb } })
-      : new Worker(workerUrl, { workerData: setup, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+    const worker: Worker = startWorker('validation-worker', { workerData: setup, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
     worker.unref();
     const slot: Slot = { worker, ready: false };
     slots[index] = slot;
-    // The replica starts as the store is now; later changes follow in order on the same port.
-    post(slot, { type: 'changes', changes: o.store.changes() });
     worker.on('message', (m: FromWorker) => onMessage(slot, m));
     let error: NodeJS.ErrnoException | undefined;
     worker.on('error', (err: NodeJS.ErrnoException) => {
@@ -132,6 +110,8 @@ export function createValidationPool(o: PoolOptions) {
       if (slot.job) unfinished(slot, oom ? `it needed more than ${heapMb} MB of memory` : `the validation worker stopped (${error?.message ?? 'exited'})`);
       // A worker that cannot even start would be restarted for ever: the waiting requests fail instead.
       else if (!slot.ready) for (const job of queue.splice(0)) job.fail(new Error(`the validation worker did not start (${error?.message ?? 'exited'})`));
+      // The replacement starts now, not when the next request is already waiting for it.
+      if (slot.ready && !closed && slots[index] === undefined) start(index);
       next();
     });
     return slot;
@@ -163,15 +143,14 @@ export function createValidationPool(o: PoolOptions) {
     else job.done(answer);
     next();
   };
-  /** The request's worker stopped before deciding: answered as object-budget-exceeded once decoded, else refused. */
+  /**
+   * The request's worker stopped before deciding: a 413, which the webhook's failurePolicy turns into
+   * a refusal (Fail) or an admission (Ignore), as kube-apiserver does with any webhook error.
+   */
   const unfinished = (slot: Slot, reason: string) => {
     // The slot is dead; a fresh worker takes the next job.
     retire(slot);
-    const decoded = slot.job!.decoded;
-    if (decoded?.enforcement !== undefined) {
-      const { apiVersion, uid, subject, enforcement } = decoded;
-      finish(slot, { type: 'decided', apiVersion, uid, subject, outcome: admitUnfinished(enforcement, o.policy, reason) });
-    } else finish(slot, { type: 'refused', status: 413, message: `the AdmissionReview could not be read: ${reason}` });
+    finish(slot, { type: 'refused', status: 413, message: `the AdmissionReview could not be checked: ${reason}` });
   };
 
   const onMessage = (slot: Slot, m: FromWorker) => {
@@ -181,11 +160,12 @@ export function createValidationPool(o: PoolOptions) {
     }
     const job = slot.job;
     if (!job || job.id !== m.id) return;
-    if (m.type === 'invalid') finish(slot, { type: 'refused', status: 400, message: m.message });
-    else if (m.type === 'decoded') job.decoded = m;
+    if (m.type === 'started') clock(slot, job);
+    else if (m.type === 'invalid') finish(slot, { type: 'refused', status: 400, message: m.message });
+    else if (m.type === 'handback') finish(slot, { type: 'handback', body: Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength) });
     else if (m.type === 'decided') {
-      const { apiVersion, uid, subject } = job.decoded!;
-      finish(slot, { type: 'decided', apiVersion, uid, subject, outcome: m.outcome, ...(m.lookup && { lookup: m.lookup }) });
+      const { apiVersion, uid, subject, outcome, lookup } = m;
+      finish(slot, { type: 'decided', apiVersion, uid, subject, outcome, ...(lookup && { lookup }) });
     } else if (m.type === 'failed') finish(slot, new Error(`validation worker: ${m.message}`));
     else if (m.type === 'need-namespace') {
       stopClock(job);
@@ -197,8 +177,12 @@ export function createValidationPool(o: PoolOptions) {
     }
   };
 
+  /** The request's namespace from the cache, else (live mode) from the API server, never guessed. */
   const lookUp = async (name: string): Promise<NamespaceAnswer> => {
-    const miss = await o.namespaceLookup!.resolve(o.store, name);
+    const cached = o.snapshot.namespace(name);
+    if (cached) return { result: 'cached', namespace: cached };
+    if (!o.namespaceLookup) return { result: 'unknown' };
+    const miss = await o.namespaceLookup.resolve(o.snapshot, name);
     o.onNamespaceLookup?.(miss.result);
     return miss.result === 'fetched' ? { result: 'fetched', namespace: miss.namespace } : miss;
   };
@@ -220,11 +204,16 @@ export function createValidationPool(o: PoolOptions) {
       const own = job.body.byteOffset === 0 && job.body.byteLength === job.body.buffer.byteLength;
       const body = own ? new Uint8Array(job.body.buffer, 0, job.body.byteLength) : new Uint8Array(job.body);
       post(slot, { type: 'validate', id: job.id, body }, [body.buffer as ArrayBuffer]);
-      clock(slot, job);
     }
   };
 
+  // Started now, so the first large body does not wait for a worker to boot.
+  for (let index = 0; index < size; index++) start(index);
+
   return {
+    /** Whether every worker has started and can take a request (/readyz). */
+    ready: () => slots.every((slot) => slot?.ready === true),
+
     /** Validates one request body (the raw bytes of an AdmissionReview). */
     validate(body: Buffer): Promise<PoolAnswer> {
       if (closed) return Promise.reject(new Error('the validation pool is closed'));
@@ -238,7 +227,6 @@ export function createValidationPool(o: PoolOptions) {
     async close(): Promise<void> {
       closed = true;
       if (busy()) await new Promise<void>((resolve) => (drained = resolve));
-      unsubscribe();
       await Promise.all(slots.flatMap((slot) => (slot ? [slot.worker.terminate()] : [])));
     },
   };

@@ -1,14 +1,13 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { decodeReview, parseReviewBody, type ReviewVersion } from '../admission/review.js';
 import { UNDECIDED, type Outcome } from '../admission/outcome.js';
-import { decodeReview, type ReviewVersion } from '../admission/review.js';
 import { auditSubject, type AuditSubject, type NamespaceLookupRecord } from '../audit/record.js';
-import { clientText } from '../client-text.js';
-import { ClusterStore, withNamespace, type ClusterSnapshot, type StoreChange } from '../cluster/snapshot.js';
+import { ClusterStore, withNamespace, type ClusterSnapshot } from '../cluster/snapshot.js';
 import type { KubeObject } from '../kube.js';
 import { governingNamespace } from '../policy/namespace-config.js';
-import type { Enforcement, Policy } from '../policy/types.js';
-import { admitValidation, validationEnforcement } from '../validate/admit.js';
-import { createRegexCompiler, type RegexCompiler } from './regex-compiler.js';
+import type { Policy } from '../policy/types.js';
+import { admitValidation, validationInput } from '../validate/admit.js';
+import { findingsWithoutCluster } from '../validate/index.js';
 import { lowerThreadPriority } from './thread-priority.js';
 
 /** `workerData.role` that makes this module a validation worker (./validation-pool.ts starts it). */
@@ -17,105 +16,86 @@ export const VALIDATION_WORKER = 'meshguard-validation';
 export interface WorkerSetup {
   role: typeof VALIDATION_WORKER;
   policy: Policy;
-  /** Live mode: a Namespace the replica lacks is asked of the main thread, which fetches it. */
-  lookup: boolean;
-  regexTimeoutMs?: number;
 }
 
-/** What the main thread's NamespaceLookup found for a Namespace the replica lacks. */
-export type NamespaceAnswer = { result: 'fetched'; namespace: KubeObject } | { result: 'not-found' | 'failed'; reason: string };
+/**
+ * The main thread's answer for the Namespace that governs a request: from its cache, or fetched
+ * from the API server on a miss (live mode), or why there is none.
+ */
+export type NamespaceAnswer =
+  | { result: 'cached' | 'fetched'; namespace: KubeObject }
+  /** Standalone mode: the namespace is not in the cluster state; it gets the cluster defaults. */
+  | { result: 'unknown' }
+  | { result: 'not-found' | 'failed'; reason: string };
 
-export type ToWorker =
-  | { type: 'changes'; changes: StoreChange[] }
-  | { type: 'validate'; id: number; body: Uint8Array }
-  | { type: 'namespace'; id: number; answer: NamespaceAnswer };
+export type ToWorker = { type: 'validate'; id: number; body: Uint8Array } | { type: 'namespace'; id: number; answer: NamespaceAnswer };
 
 /**
- * What a worker says about one request, in this order: `invalid` (a 400) ends it; otherwise
- * `need-namespace` at most once, then `decoded` (enough for the main thread to answer and audit
- * the request should the worker not finish), then `decided`.
+ * What a worker says about one request, in this order: `started` when it takes the request up (its
+ * time counts from then); `need-namespace` at most once; then one of `invalid` (a 400), `handback`
+ * (the rules need the cluster: the main thread decides) or `decided`.
  */
 export type FromWorker =
   | { type: 'ready' }
+  | { id: number; type: 'started' }
   | { id: number; type: 'invalid'; message: string }
+  | { id: number; type: 'handback'; body: Uint8Array }
   | { id: number; type: 'need-namespace'; name: string }
-  | { id: number; type: 'decoded'; apiVersion: ReviewVersion; uid: string; subject: AuditSubject; enforcement?: Enforcement }
-  | { id: number; type: 'decided'; outcome: Outcome; lookup?: NamespaceLookupRecord }
+  | { id: number; type: 'decided'; apiVersion: ReviewVersion; uid: string; subject: AuditSubject; outcome: Outcome; lookup?: NamespaceLookupRecord }
   | { id: number; type: 'failed'; message: string };
 
 type Said = FromWorker extends infer M ? (M extends { id: number } ? Omit<M, 'id'> : never) : never;
 
 export interface ValidationContext {
-  snapshot: ClusterSnapshot;
   policy: Policy;
-  regexes: RegexCompiler;
-  namespace?: (name: string) => Promise<NamespaceAnswer>;
-  say: (message: Said) => void;
+  namespace: (name: string) => Promise<NamespaceAnswer>;
+  /** Says one message; `transfer` moves the body's bytes instead of copying them. */
+  say: (message: Said, transfer?: ArrayBuffer[]) => void;
 }
+
+const EMPTY: ClusterSnapshot = new ClusterStore();
 
 /**
- * One /validate request from its body's bytes to its decision: parse, check the envelope, read a
- * missing namespace through the main thread, compile regexes, run the pure core. The response, the
- * audit line and the metrics are the main thread's, from what this says.
+ * A large /validate body, off the event loop: parse it, and decide what needs nothing of the cluster
+ * but the request's namespace (a kind no rule checks, an object over the object budget: the costly
+ * hostile shapes). Everything else, an object within the budget, goes back to the main thread, which
+ * decides it with the cluster cache as it decides small bodies: so the worker holds no copy of the
+ * cluster, and a large cluster costs no more memory for it.
  */
 export async function validateBody(body: Uint8Array, ctx: ValidationContext): Promise<void> {
-  let parsed: unknown;
-  try {
-    const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-    // A byte order mark is allowed before JSON (as Fastify's own JSON parser allows it).
-    parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (err) {
-    return ctx.say({ type: 'invalid', message: `body is not valid JSON: ${clientText((err as Error).message, 1024)}` });
-  }
-  const decoded = decodeReview(parsed);
+  const parsed = parseReviewBody(body);
+  if (!parsed.ok) return ctx.say({ type: 'invalid', message: parsed.message });
+  const decoded = decodeReview(parsed.value);
   if (!decoded.ok) return ctx.say({ type: 'invalid', message: `not an AdmissionReview request: ${decoded.message}` });
   const req = decoded.request;
-  // A namespace the cache has not seen yet is fetched before deciding, never guessed.
+  if (findingsWithoutCluster(validationInput(req), ctx.policy) === undefined) return ctx.say({ type: 'handback', body }, [body.buffer as ArrayBuffer]);
   const ns = governingNamespace({ group: req.kind.group, kind: req.kind.kind, namespace: req.namespace });
-  let snapshot = ctx.snapshot;
-  let lookup: NamespaceLookupRecord | undefined;
-  if (ns && ctx.namespace && !snapshot.namespace(ns)) {
-    const answer = await ctx.namespace(ns);
-    lookup = answer.result === 'fetched' ? { result: 'fetched' } : answer;
-    if (answer.result === 'fetched') snapshot = withNamespace(snapshot, ns, answer.namespace);
-  }
-  const undecided = lookup !== undefined && lookup.result !== 'fetched';
-  const enforcement = undecided ? undefined : validationEnforcement(req, snapshot, ctx.policy);
-  ctx.say({ type: 'decoded', apiVersion: decoded.apiVersion, uid: req.uid, subject: auditSubject('validate', req), enforcement });
-  let outcome = UNDECIDED;
-  if (!undecided) {
-    // Regexes compile in their own worker first; the decision itself stays synchronous and pure.
-    const verdicts = await ctx.regexes.forRequest(req);
-    outcome = admitValidation(req, snapshot, ctx.policy, verdicts);
-  }
-  ctx.say({ type: 'decided', outcome, ...(lookup && { lookup }) });
+  const answer = ns ? await ctx.namespace(ns) : undefined;
+  // The lookup is recorded (as the main thread records its own) only when a GET was made.
+  const lookup: NamespaceLookupRecord | undefined =
+    answer?.result === 'fetched' ? { result: 'fetched' } : answer?.result === 'not-found' || answer?.result === 'failed' ? answer : undefined;
+  const snapshot = ns && (answer?.result === 'cached' || answer?.result === 'fetched') ? withNamespace(EMPTY, ns, answer.namespace) : EMPTY;
+  const outcome = lookup && lookup.result !== 'fetched' ? UNDECIDED : admitValidation(req, snapshot, ctx.policy);
+  ctx.say({ type: 'decided', apiVersion: decoded.apiVersion, uid: req.uid, subject: auditSubject('validate', req), outcome, ...(lookup && { lookup }) });
 }
 
-// Started as a worker: a replica of the main thread's ClusterStore, fed by its changes, and one
-// request at a time (the pool never sends a second before the first is decided).
+// Started as a worker: one request at a time (the pool never sends a second before the first ends).
 if (!isMainThread && parentPort && (workerData as WorkerSetup | undefined)?.role === VALIDATION_WORKER) {
   const port = parentPort;
   const setup = workerData as WorkerSetup;
-  // Before the regex compiler starts its thread, which inherits this priority.
   lowerThreadPriority();
-  const store = new ClusterStore();
-  const regexes = createRegexCompiler(setup.regexTimeoutMs);
   const waiting = new Map<number, (answer: NamespaceAnswer) => void>();
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'changes') for (const change of m.changes) store.apply(change);
-    else if (m.type === 'namespace') waiting.get(m.id)?.(m.answer);
-    else {
-      const { id } = m;
-      const namespace = setup.lookup
-        ? (name: string) =>
-            new Promise<NamespaceAnswer>((resolve) => {
-              waiting.set(id, resolve);
-              port.postMessage({ id, type: 'need-namespace', name } satisfies FromWorker);
-            }).finally(() => waiting.delete(id))
-        : undefined;
-      const say = (message: Said) => port.postMessage({ ...message, id });
-      validateBody(m.body, { snapshot: store, policy: setup.policy, regexes, namespace, say }).catch((err: Error) => say({ type: 'failed', message: err.stack ?? err.message }));
-    }
+    if (m.type === 'namespace') return waiting.get(m.id)?.(m.answer);
+    const { id } = m;
+    const namespace = (name: string) =>
+      new Promise<NamespaceAnswer>((resolve) => {
+        waiting.set(id, resolve);
+        port.postMessage({ id, type: 'need-namespace', name } satisfies FromWorker);
+      }).finally(() => waiting.delete(id));
+    const say = (message: Said, transfer?: ArrayBuffer[]) => port.postMessage({ ...message, id }, transfer);
+    say({ type: 'started' });
+    validateBody(m.body, { policy: setup.policy, namespace, say }).catch((err: Error) => say({ type: 'failed', message: err.stack ?? err.message }));
   });
   port.postMessage({ type: 'ready' } satisfies FromWorker);
 }

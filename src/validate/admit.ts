@@ -7,7 +7,6 @@ import type { Enforcement, Policy } from '../policy/types.js';
 import type { Finding } from '../findings.js';
 import { validateDeprecations } from './deprecations.js';
 import { validateObject, type ValidationInput } from './index.js';
-import { unfinishedFinding } from './object-budget.js';
 import type { RegexVerdicts } from './regex.js';
 
 /** Rules about what an object already carried: an UPDATE must not be blocked by what it did not add. */
@@ -17,7 +16,13 @@ const RATCHETED = new Set(['deprecated-field', 'removed-annotation', 'deprecated
 export function admitValidation(req: AdmissionRequest, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts): Outcome {
   const enforcement = validationEnforcement(req, snapshot, policy);
   if (enforcement === 'off') return { allowed: true, result: 'allowed', warnings: [], enforcement, findings: [] };
-  const input: ValidationInput = {
+  const input = validationInput(req);
+  return judge(ratchet(input, validateObject(input, snapshot, policy, regexVerdicts), policy), enforcement);
+}
+
+/** What the validators see of an AdmissionRequest. */
+export function validationInput(req: AdmissionRequest): ValidationInput {
+  return {
     operation: req.operation,
     group: req.kind.group,
     version: clientVersion(req),
@@ -27,14 +32,6 @@ export function admitValidation(req: AdmissionRequest, snapshot: ClusterSnapshot
     object: isRecord(req.object) ? req.object : undefined,
     oldObject: isRecord(req.oldObject) ? req.oldObject : undefined,
   };
-  return judge(ratchet(input, validateObject(input, snapshot, policy, regexVerdicts), snapshot, policy), enforcement);
-}
-
-/** The decision for an object whose check did not finish (`reason` says why): object-budget-exceeded. */
-export function admitUnfinished(enforcement: Enforcement, policy: Policy, reason: string): Outcome {
-  if (enforcement === 'off') return { allowed: true, result: 'allowed', warnings: [], enforcement, findings: [] };
-  const f = unfinishedFinding(policy, reason);
-  return judge(f ? [f] : [], enforcement);
 }
 
 function judge(findings: Finding[], enforcement: Enforcement): Outcome {
@@ -64,10 +61,10 @@ function clientVersion(req: AdmissionRequest): string {
  * On UPDATE, a deprecation the old object already had is reported as a warning instead of an error,
  * so existing objects can still be relabelled or fixed step by step, while new uses are denied.
  */
-function ratchet(input: ValidationInput, findings: Finding[], snapshot: ClusterSnapshot, policy: Policy): Finding[] {
+function ratchet(input: ValidationInput, findings: Finding[], policy: Policy): Finding[] {
   if (input.operation !== 'UPDATE' || !input.oldObject || !findings.some((f) => RATCHETED.has(f.rule) && f.severity === 'error')) return findings;
   // Only the deprecation catalog makes ratcheted findings; the other rules (regexes among them) need not run again.
-  const before = validateDeprecations({ ...input, operation: 'CREATE', object: input.oldObject, oldObject: undefined }, { snapshot, policy });
+  const before = validateDeprecations({ ...input, operation: 'CREATE', object: input.oldObject, oldObject: undefined }, { policy });
   const had = new Set(before.filter((f) => RATCHETED.has(f.rule)).map((f) => `${f.rule} ${f.path}`));
   return findings.map((f) => (f.severity === 'error' && had.has(`${f.rule} ${f.path}`) ? { ...f, severity: 'warning' as const } : f));
 }

@@ -3,7 +3,7 @@ import { finding, type Finding } from '../findings.js';
 import { inRange } from '../istio-version.js';
 import { isRecord } from '../kube.js';
 import type { DeprecationEntry } from '../policy/types.js';
-import type { ValidationInput, Validator } from './index.js';
+import type { ValidationContext, ValidationInput } from './index.js';
 
 /** One place a field path matched in an object. */
 export interface FieldMatch {
@@ -134,7 +134,7 @@ const fixFor = (entry: DeprecationEntry) => {
  * fields and values, removed annotations, and superseded apiVersions. Every entry is data; this
  * only matches paths and words the finding.
  */
-export const validateDeprecations: Validator = (input, { policy }) => {
+export const validateDeprecations = (input: ValidationInput, { policy }: Pick<ValidationContext, 'policy'>): Finding[] => {
   if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return [];
   const obj = input.object;
   if (!isRecord(obj)) return [];

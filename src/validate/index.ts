@@ -58,12 +58,20 @@ export const VALIDATORS: readonly Validator[] = [
 
 /** Runs every rule that applies to the object. Pure and total: never throws on any input. */
 export function validateObject(input: ValidationInput, snapshot: ClusterSnapshot, policy: Policy, regexVerdicts?: RegexVerdicts): Finding[] {
-  const ctx = { snapshot, policy, regexVerdicts };
+  return findingsWithoutCluster(input, policy) ?? VALIDATORS.flatMap((validate) => validate(input, { snapshot, policy, regexVerdicts }));
+}
+
+/**
+ * The findings for an object when they need nothing of the cluster (a kind no rule checks, a pod
+ * with nothing to check, an object over the budget); undefined when the rules must run. The
+ * webhook's validation workers, which hold no copy of the cluster, decide these themselves.
+ */
+export function findingsWithoutCluster(input: ValidationInput, policy: Policy): Finding[] | undefined {
   // Own keys only: a group named `constructor` must not reach Object.prototype. The deprecation
   // catalog is data and may name kinds no other rule looks at (API versions that are no longer
   // served reach only `meshguard check`).
   if (!Object.hasOwn(VALIDATED_KINDS, input.group) || !VALIDATED_KINDS[input.group].includes(input.kind))
-    return validateDeprecations(input, ctx).filter((f) => f.rule === 'removed-api-version');
+    return validateDeprecations(input, { policy }).filter((f) => f.rule === 'removed-api-version');
   // What the chart does not send (pods.validate.meshguard.io), nothing here would find anything in.
   if (input.group === '' && input.kind === 'Pod' && input.operation === 'CREATE' && !podNeedsChecks(input.object, policy)) return [];
   // An object over the budget gets one finding, and no rule walks it.
@@ -71,5 +79,5 @@ export function validateObject(input: ValidationInput, snapshot: ClusterSnapshot
     const over = objectBudgetFinding(input.object ?? input.oldObject, policy);
     if (over) return [over];
   }
-  return VALIDATORS.flatMap((validate) => validate(input, ctx));
+  return undefined;
 }

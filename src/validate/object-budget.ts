@@ -55,12 +55,3 @@ export function objectBudgetFinding(object: unknown, policy: Policy): Finding | 
     `the object has more than ${OBJECT_BUDGET.entries} list entries and map keys in all (README "Object budget"), ` +
       `${over.largest} alone ${over.size}; meshguard did not check it. Split it into several objects.`);
 }
-
-/**
- * The finding for an object whose check ran out of the validation worker's time or memory
- * (src/server/validation-pool.ts): the same budget, found the hard way.
- */
-export function unfinishedFinding(policy: Policy, reason: string): Finding | undefined {
-  return finding(policy, 'object-budget-exceeded', '(the object)',
-    `meshguard could not finish checking the object: ${reason} (README "Object budget"); meshguard did not check it. Split it into several smaller objects.`);
-}

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ClusterStore } from '../../../src/cluster/snapshot.js';
 import type { KubeObject } from '../../../src/kube.js';
 import { loadPolicyFile, parsePolicy, PolicyError } from '../../../src/policy/load.js';
 import type { Policy } from '../../../src/policy/types.js';
@@ -8,7 +7,6 @@ import { findPaths, validateDeprecations } from '../../../src/validate/deprecati
 import type { ValidationInput } from '../../../src/validate/index.js';
 
 const policy = loadPolicyFile();
-const snapshot = new ClusterStore();
 
 function input(object: KubeObject, operation: ValidationInput['operation'] = 'CREATE'): ValidationInput {
   const slash = object.apiVersion!.indexOf('/');
@@ -24,7 +22,7 @@ function input(object: KubeObject, operation: ValidationInput['operation'] = 'CR
 }
 
 const validate = (object: KubeObject, operation: ValidationInput['operation'] = 'CREATE', p: Policy = policy) =>
-  validateDeprecations(input(object, operation), { snapshot, policy: p });
+  validateDeprecations(input(object, operation), { policy: p });
 
 const obj = (apiVersion: string, kind: string, spec: unknown = {}, annotations: Record<string, string> = {}): KubeObject => ({
   apiVersion,
