@@ -1,6 +1,7 @@
 import type { KubeObject, ObjectMeta } from '../kube.js';
 import { ISTIO } from '../labels.js';
 import { isRecord, labelsOf, nameOf, namespaceOf, parseApiVersion } from '../kube.js';
+import { gatewayClassName } from '../gateway-classes.js';
 import { labelledMode } from '../policy/namespace-config.js';
 
 /** An object that binds to a waypoint through `istio.io/use-waypoint` (or, 1.31, `istio.io/use-waypoint-canary`). */
@@ -19,6 +20,8 @@ export interface ClusterSnapshot {
   /** The Gateway API Gateways of a namespace (few; waypoint-gateway.ts's waypointsIn picks the waypoints). */
   gateways(namespace: string): KubeObject[];
   gatewayClass(name: string): KubeObject | undefined;
+  /** The Gateway API Gateways of every namespace whose spec.gatewayClassName is this class. */
+  gatewaysOfClass(name: string): KubeObject[];
   service(namespace: string, name: string): KubeObject | undefined;
   /** The Services of a namespace (metadata and spec.selector only). */
   services(namespace: string): KubeObject[];
@@ -104,6 +107,8 @@ export class ClusterStore implements ClusterSnapshot {
   private readonly objects = new Map<SnapshotKind, Map<string, KubeObject>>();
   private readonly gatewaysByNs = new Map<string, Map<string, KubeObject>>();
   private readonly servicesByNs = new Map<string, Map<string, KubeObject>>();
+  /** class name -> `ns/gateway` -> Gateway. */
+  private readonly gatewaysByClass = new Map<string, Map<string, KubeObject>>();
   /** `ns/gateway` -> referrer key -> referrer. */
   private readonly referrers = new Map<string, Map<string, WaypointReferrer>>();
   /** referrer key -> the `ns/gateway` it is indexed under, to unindex on update. */
@@ -157,6 +162,12 @@ export class ClusterStore implements ClusterSnapshot {
       let byName = this.gatewaysByNs.get(namespace!);
       if (!byName) this.gatewaysByNs.set(namespace!, (byName = new Map<string, KubeObject>()));
       byName.set(name, obj);
+      const className = gatewayClassName(obj);
+      if (className !== undefined) {
+        let byKey = this.gatewaysByClass.get(className);
+        if (!byKey) this.gatewaysByClass.set(className, (byKey = new Map<string, KubeObject>()));
+        byKey.set(k, obj);
+      }
     }
     if (kind === 'Service') {
       let byName = this.servicesByNs.get(namespace!);
@@ -170,8 +181,13 @@ export class ClusterStore implements ClusterSnapshot {
 
   remove(kind: SnapshotKind, namespace: string | undefined, name: string): void {
     const k = key(namespace, name);
-    if (!this.table(kind).delete(k)) return;
-    if (kind === 'Gateway') this.gatewaysByNs.get(namespace!)?.delete(name);
+    const old = this.table(kind).get(k);
+    if (!old || !this.table(kind).delete(k)) return;
+    if (kind === 'Gateway') {
+      this.gatewaysByNs.get(namespace!)?.delete(name);
+      const className = gatewayClassName(old);
+      if (className !== undefined) this.gatewaysByClass.get(className)?.delete(k);
+    }
     if (kind === 'Service') this.servicesByNs.get(namespace!)?.delete(name);
     if (kind === 'Namespace') this.ambientNamespaces.delete(name);
     for (const refKey of [`${kind}:${k}`, `${kind}:${k}:canary`]) {
@@ -203,6 +219,9 @@ export class ClusterStore implements ClusterSnapshot {
   }
   gatewayClass(name: string) {
     return this.table('GatewayClass').get(key(undefined, name));
+  }
+  gatewaysOfClass(name: string) {
+    return [...(this.gatewaysByClass.get(name)?.values() ?? [])];
   }
   service(namespace: string, name: string) {
     return this.table('Service').get(key(namespace, name));
@@ -250,5 +269,12 @@ export function withNamespace(snapshot: ClusterSnapshot, name: string, ns: KubeO
   // whatever the snapshot grows.
   const overlay = Object.create(snapshot) as ClusterSnapshot;
   overlay.namespace = (n: string) => (n === name ? ns : snapshot.namespace(n));
+  return overlay;
+}
+
+/** `snapshot` with one GatewayClass as given, or gone (undefined): how the cluster looks after a change to it. */
+export function withGatewayClass(snapshot: ClusterSnapshot, name: string, gatewayClass: KubeObject | undefined): ClusterSnapshot {
+  const overlay = Object.create(snapshot) as ClusterSnapshot;
+  overlay.gatewayClass = (n: string) => (n === name ? gatewayClass : snapshot.gatewayClass(n));
   return overlay;
 }

@@ -559,3 +559,95 @@ describe('changing a waypoint that is in use (waypoint-in-use on UPDATE)', () =>
     expect(f.message).toContain('serve "workload" instead of "service" traffic (istio.io/waypoint-for), which 1 object: Service bookinfo/reviews no longer bind to');
   });
 });
+
+// A GatewayClass change judged for each Gateway of the class (waypoint-in-use.ts,
+// gatewayClassChangeInUse): DeploymentController.Reconcile skips a Gateway of an unknown or
+// deleted non-built-in class; ClassController.reconcileClass recreates a deleted built-in class
+// without its labels; a missing class means waypoint-for "service" (gatewayToWaypointTransform).
+describe('deleting or changing the GatewayClass of a waypoint in use (waypoint-in-use)', () => {
+  const MESH_CONTROLLER = 'istio.io/mesh-controller';
+  const teamClass = gatewayClass('team-waypoint', MESH_CONTROLLER);
+  const teamWp = gateway('bookinfo', 'team-wp', { className: 'team-waypoint' });
+  const reviews = service('bookinfo', 'reviews', use('team-wp'));
+  const users = [bookinfo, teamClass, teamWp, reviews];
+  const classInput = (operation: ValidationInput['operation'], before: KubeObject, after?: KubeObject): ValidationInput => ({
+    ...input(after ?? before, operation),
+    ...(operation === 'UPDATE' ? { oldObject: before } : {}),
+  });
+  const allClass = gatewayClass('all-waypoint', MESH_CONTROLLER, { 'istio.io/waypoint-for': 'all' });
+  const builtinWithFor = gatewayClass('istio-waypoint', MESH_CONTROLLER, { 'istio.io/waypoint-for': 'workload' });
+  it.each<Case>([
+    { name: 'DELETE of a custom waypoint class whose waypoint a Service uses: denied', subject: classInput('DELETE', teamClass), cluster: users, expected: ['waypoint-in-use'] },
+    { name: 'DELETE of that class when nothing uses its waypoint: allowed', subject: classInput('DELETE', teamClass), cluster: [bookinfo, teamClass, teamWp, service('bookinfo', 'reviews', use('none'))], expected: [] },
+    {
+      name: 'DELETE without oldObject, the class read from the cluster: denied',
+      subject: { operation: 'DELETE', group: 'gateway.networking.k8s.io', version: 'v1', kind: 'GatewayClass', name: 'team-waypoint' },
+      cluster: users,
+      expected: ['waypoint-in-use'],
+    },
+    {
+      name: 'DELETE while the waypoint\'s namespace is terminating: allowed',
+      subject: classInput('DELETE', teamClass),
+      cluster: [namespace('bookinfo', {}, { status: { phase: 'Terminating' } }), teamClass, teamWp, reviews],
+      expected: [],
+    },
+    { name: 'DELETE of an ingress class whose Gateway Services wrongly name: allowed', subject: classInput('DELETE', gatewayClass('team-ingress', 'istio.io/gateway-controller')), cluster: [bookinfo, gatewayClass('team-ingress', 'istio.io/gateway-controller'), gateway('bookinfo', 'team-wp', { className: 'team-ingress' }), reviews], expected: [] },
+    { name: 'DELETE of the built-in istio-waypoint class (istiod recreates it): allowed', subject: classInput('DELETE', gatewayClass('istio-waypoint', MESH_CONTROLLER)), cluster: [bookinfo, gatewayClass('istio-waypoint', MESH_CONTROLLER), waypoint, service('bookinfo', 'reviews', use('waypoint'))], expected: [] },
+    {
+      name: 'DELETE of istio-waypoint labelled waypoint-for=workload: its waypoint falls back to service, which the Service binds to: allowed',
+      subject: classInput('DELETE', builtinWithFor),
+      cluster: [bookinfo, builtinWithFor, waypoint, service('bookinfo', 'reviews', use('waypoint'))],
+      expected: [],
+    },
+    {
+      name: 'DELETE of istio-waypoint labelled waypoint-for=all: service is what the Service binds to: allowed',
+      subject: classInput('DELETE', gatewayClass('istio-waypoint', MESH_CONTROLLER, { 'istio.io/waypoint-for': 'all' })),
+      cluster: [bookinfo, gatewayClass('istio-waypoint', MESH_CONTROLLER, { 'istio.io/waypoint-for': 'all' }), waypoint, service('bookinfo', 'reviews', use('waypoint'))],
+      expected: [],
+    },
+    { name: 'UPDATE of controllerName to a third-party controller: denied', subject: classInput('UPDATE', teamClass, gatewayClass('team-waypoint', 'example.com/gateway')), cluster: users, expected: ['waypoint-in-use'] },
+    { name: 'UPDATE of controllerName to Istio\'s ingress controller: denied', subject: classInput('UPDATE', teamClass, gatewayClass('team-waypoint', 'istio.io/gateway-controller')), cluster: users, expected: ['waypoint-in-use'] },
+    { name: 'UPDATE to the agentgateway waypoint controller: allowed', subject: classInput('UPDATE', teamClass, gatewayClass('team-waypoint', 'istio.io/agentgateway-waypoint-controller')), cluster: users, expected: [] },
+    { name: 'UPDATE of the description only: allowed', subject: classInput('UPDATE', teamClass, { ...teamClass, spec: { controllerName: MESH_CONTROLLER, description: 'team' } }), cluster: users, expected: [] },
+    {
+      name: 'UPDATE of the class label waypoint-for all -> workload while a Service uses its waypoint: denied',
+      subject: classInput('UPDATE', allClass, gatewayClass('all-waypoint', MESH_CONTROLLER, { 'istio.io/waypoint-for': 'workload' })),
+      cluster: [bookinfo, allClass, gateway('bookinfo', 'team-wp', { className: 'all-waypoint' }), reviews],
+      expected: ['waypoint-in-use'],
+    },
+    {
+      name: 'UPDATE of the class label waypoint-for all -> workload while only the Namespace uses its waypoint: allowed',
+      subject: classInput('UPDATE', allClass, gatewayClass('all-waypoint', MESH_CONTROLLER, { 'istio.io/waypoint-for': 'workload' })),
+      cluster: [namespace('bookinfo', use('team-wp')), allClass, gateway('bookinfo', 'team-wp', { className: 'all-waypoint' })],
+      expected: [],
+    },
+  ])('$name', ({ subject, cluster = [], expected }) => {
+    expect(rulesFor(subject, cluster)).toEqual(expected);
+  });
+
+  it('names each waypoint, its referrers and why, at metadata.name on DELETE', () => {
+    const other = gateway('shop', 'team-wp', { className: 'team-waypoint' });
+    const store = new ClusterStore([...users, namespace('shop', use('team-wp')), other]);
+    const [f] = validateWaypoints(classInput('DELETE', teamClass), { snapshot: store, policy });
+    expect(f).toMatchObject({ rule: 'waypoint-in-use', path: 'metadata.name' });
+    expect(f.message).toContain('deleting GatewayClass team-waypoint takes away waypoints that are in use: ');
+    expect(f.message).toContain('waypoint bookinfo/team-wp, used by 1 object: Service bookinfo/reviews: its class would no longer exist (istiod recreates only its built-in classes)');
+    expect(f.message).toContain('waypoint shop/team-wp, used by 1 object: Namespace shop: ');
+  });
+
+  it('names the new controller at spec.controllerName on UPDATE', () => {
+    const [f] = validateWaypoints(classInput('UPDATE', teamClass, gatewayClass('team-waypoint', 'example.com/gateway')), { snapshot: new ClusterStore(users), policy });
+    expect(f).toMatchObject({ rule: 'waypoint-in-use', path: 'spec.controllerName' });
+    expect(f.message).toContain(`its class's controller would be "example.com/gateway", not one of Istio's waypoint controllers`);
+  });
+
+  it('follows Gateways that move between classes (the store\'s class index)', () => {
+    const store = new ClusterStore(users);
+    store.upsert(gateway('bookinfo', 'team-wp', { className: 'istio-waypoint' }));
+    expect(validateWaypoints(classInput('DELETE', teamClass), { snapshot: store, policy })).toEqual([]);
+    store.upsert(teamWp);
+    expect(validateWaypoints(classInput('DELETE', teamClass), { snapshot: store, policy }).map((f) => f.rule)).toEqual(['waypoint-in-use']);
+    store.remove('Gateway', 'bookinfo', 'team-wp');
+    expect(validateWaypoints(classInput('DELETE', teamClass), { snapshot: store, policy })).toEqual([]);
+  });
+});
