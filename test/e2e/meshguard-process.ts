@@ -54,6 +54,8 @@ export interface StartOptions {
   kubeconfig?: string;
   /** --audit-interval; 0 (off) unless given, so the other files' servers watch only what the webhooks need. */
   auditInterval?: string;
+  /** --policy: a policy file (default: meshguard's shipped policy). */
+  policy?: string;
 }
 
 export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = {}): Promise<Meshguard> {
@@ -79,6 +81,7 @@ export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = 
     '--kubeconfig', opts.kubeconfig ?? cp.kubeconfig,
     '--shutdown-delay', opts.shutdownDelay ?? '0',
     '--audit-interval', opts.auditInterval ?? '0',
+    ...(opts.policy ? ['--policy', opts.policy] : []),
   ];
 
   const delay = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(opts.shutdownDelay ?? '0');
