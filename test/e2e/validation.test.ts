@@ -1,5 +1,6 @@
 // Validation through a real kube-apiserver: denials as the client sees them, the same objects done
-// right, warnings under warn (and for warning-severity rules), and waypoint-in-use on DELETE.
+// right, warnings under warn (and for warning-severity rules), and waypoint-in-use on DELETE (of a waypoint
+// and of its GatewayClass).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { apiCode, clients, eventually, rejection } from './control-plane.js';
@@ -225,5 +226,33 @@ describe('7. deleting a waypoint in use', () => {
       (err) => apiCode(err),
     );
     expect(gone).toBe(404);
+  });
+});
+
+describe('8. deleting or changing the GatewayClass of a waypoint in use', () => {
+  const GC = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses' };
+  const CLASS = 'val-team-waypoint';
+  const deleteClass = (dryRun?: 'All') => custom.deleteClusterCustomObject({ ...GC, name: CLASS, dryRun });
+  const labelService = (value: string | null) =>
+    core.patchNamespacedService({ namespace: NS.inUse, name: 'details', body: { metadata: { labels: { 'istio.io/use-waypoint': value } } } }, mergePatch);
+
+  it('is refused while a Service uses one of its waypoints, and allowed once none does', async () => {
+    await custom.createClusterCustomObject({ ...GC, body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: CLASS }, spec: { controllerName: 'istio.io/mesh-controller' } } });
+    await createObject(GW, NS.inUse, { ...waypoint('team-wp'), spec: { gatewayClassName: CLASS, listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } });
+    await waypointKnown(NS.inUse, 'team-wp');
+    await core.createNamespacedService({ namespace: NS.inUse, body: service('details', { 'istio.io/use-waypoint': 'team-wp' }) });
+
+    const message = await eventually('the class delete to be refused', async () => rejection(deleteClass('All')).catch(() => false));
+    expect(message).toMatch(denied('gatewayclasses.validate.meshguard.io', 'waypoint-in-use'));
+    expect(message).toContain(`deleting GatewayClass ${CLASS} takes away waypoints that are in use: waypoint ${NS.inUse}/team-wp, used by 1 object: Service ${NS.inUse}/details`);
+
+    // The stand-in CRD has no immutability rule on controllerName, so this UPDATE reaches meshguard
+    // (with the published CRD the API server refuses it first).
+    const moved = custom.patchClusterCustomObject({ ...GC, name: CLASS, body: { spec: { controllerName: 'example.com/gateway' } }, dryRun: 'All' }, mergePatch);
+    expect(await rejection(moved)).toMatch(denied('gatewayclasses.validate.meshguard.io', 'waypoint-in-use'));
+
+    await labelService(null);
+    await eventually('the class delete to be allowed', async () => deleteClass().then(() => true, () => false));
+    expect(await custom.getClusterCustomObject({ ...GC, name: CLASS }).then(() => 'exists', (err) => apiCode(err))).toBe(404);
   });
 });
