@@ -8,29 +8,8 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"    # k8s.io/kubernetes (newest v1.34 patch
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"  # go.etcd.io/etcd/server/v3 (newest v3.6 patch)
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"  # helm.sh/helm/v3 (newest v3.x)
 
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/meshguard/e2e"
-# -mod=mod lets `go build` add missing requirements to the throwaway wrapper
-# go.mod; static, path-independent binaries; 2 cores -> -p 2.
-export GOFLAGS="-mod=mod ${GOFLAGS:-}" CGO_ENABLED=0
-BUILD=(go build -p 2 -trimpath)
-
-log() { echo "[build-binaries] $*" >&2; }
-
-# build NAME VERSION BIN FUNC: unless cached, run FUNC <output-path> inside a
-# fresh wrapper module at $CACHE/src/NAME-VERSION. Sets $out to the binary.
-build() {
-  local name=$1 version=$2 bin=$3 fn=$4
-  out="$CACHE/$name-$version/$bin"
-  if [[ -x $out ]]; then log "$name $version: cached ($out)"; return; fi
-  local src="$CACHE/src/$name-$version" start
-  start=$(date +%s)
-  log "$name $version: building in $src"
-  rm -rf "$src" && mkdir -p "$src" "${out%/*}"
-  # Build to a temp name and rename, so an interrupted build is never "cached".
-  (cd "$src"; go mod init "meshguard-e2e/$name"; "$fn" "$out.tmp") >&2
-  mv "$out.tmp" "$out"
-  log "$name $version: built in $(($(date +%s) - start))s"
-}
+# shellcheck source=go-build-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-build-lib.sh"
 
 build_kube_apiserver() {
   local minor=${K8S_VERSION#v1.} gomod
