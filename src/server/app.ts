@@ -68,7 +68,7 @@ export interface AppOptions {
   /** How long one object's regexes may take to compile (REGEX_COMPILE_TIMEOUT_MS by default). */
   regexTimeoutMs?: number;
   /** The validation workers' bounds (VALIDATION_LIMITS by default). */
-  validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs'> & { inlineBytes?: number };
+  validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs' | 'idleMs'> & { inlineBytes?: number };
   /** Open connections allowed on the admission port (default CONNECTION_LIMITS.maxConnections). */
   maxConnections?: number;
 }
@@ -204,9 +204,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.get('/readyz', async (_req, reply) => {
     closing(reply);
-    const workers = pool.ready();
-    if (opts.readiness.ready() && workers) return { status: 'ready' };
-    return reply.code(503).send({ status: 'not ready', pending: [...opts.readiness.pending(), ...(workers ? [] : ['validation workers'])] });
+    if (opts.readiness.ready()) return { status: 'ready' };
+    return reply.code(503).send({ status: 'not ready', pending: opts.readiness.pending() });
   });
   return app;
 }

@@ -73,9 +73,6 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
     }
   };
 
-  // Started now: the first object's compile time includes no worker start (RE2's binding loads in it).
-  worker = spawn();
-
   return {
     /** What RE2 says of each pattern: cached answers at once, the others from the worker. */
     async verdicts(patterns: readonly string[]): Promise<RegexVerdicts> {

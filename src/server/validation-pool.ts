@@ -32,6 +32,12 @@ export const VALIDATION_LIMITS = {
   heapMb: 256,
   /** A request that waited this long for a free worker is refused (429): its client is about to give up (5 s). */
   queueWaitMs: 3_000,
+  /**
+   * A worker idle this long is ended, and started again by the next large body: the heap a
+   * multi-megabyte body grew goes back to the system, and a cluster that never sends one pays for
+   * no worker at all.
+   */
+  idleMs: 30_000,
 } as const;
 
 /** What became of one /validate request. */
@@ -51,6 +57,7 @@ export interface PoolOptions {
   deadlineMs?: number;
   heapMb?: number;
   queueWaitMs?: number;
+  idleMs?: number;
 }
 
 interface Job {
@@ -69,6 +76,7 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   job?: Job;
+  idle?: NodeJS.Timeout;
 }
 
 /**
@@ -83,6 +91,7 @@ export function createValidationPool(o: PoolOptions) {
   const deadlineMs = o.deadlineMs ?? VALIDATION_LIMITS.deadlineMs;
   const heapMb = o.heapMb ?? VALIDATION_LIMITS.heapMb;
   const queueWaitMs = o.queueWaitMs ?? VALIDATION_LIMITS.queueWaitMs;
+  const idleMs = o.idleMs ?? VALIDATION_LIMITS.idleMs;
   const setup: WorkerSetup = { role: VALIDATION_WORKER, policy: o.policy };
   const slots: Array<Slot | undefined> = Array.from({ length: size }, () => undefined);
   const queue: Job[] = [];
@@ -110,8 +119,6 @@ export function createValidationPool(o: PoolOptions) {
       if (slot.job) unfinished(slot, oom ? `it needed more than ${heapMb} MB of memory` : `the validation worker stopped (${error?.message ?? 'exited'})`);
       // A worker that cannot even start would be restarted for ever: the waiting requests fail instead.
       else if (!slot.ready) for (const job of queue.splice(0)) job.fail(new Error(`the validation worker did not start (${error?.message ?? 'exited'})`));
-      // The replacement starts now, not when the next request is already waiting for it.
-      if (slot.ready && !closed && slots[index] === undefined) start(index);
       next();
     });
     return slot;
@@ -141,6 +148,14 @@ export function createValidationPool(o: PoolOptions) {
     slot.job = undefined;
     if (answer instanceof Error) job.fail(answer);
     else job.done(answer);
+    if (slots.includes(slot)) {
+      slot.idle = setTimeout(() => {
+        if (slot.job || !slots.includes(slot)) return;
+        retire(slot);
+        void slot.worker.terminate();
+      }, idleMs);
+      slot.idle.unref();
+    }
     next();
   };
   /**
@@ -200,6 +215,7 @@ export function createValidationPool(o: PoolOptions) {
         continue;
       }
       slot.job = job;
+      clearTimeout(slot.idle);
       // The bytes move to the worker when the Buffer owns its memory; a slice of a shared pool is copied.
       const own = job.body.byteOffset === 0 && job.body.byteLength === job.body.buffer.byteLength;
       const body = own ? new Uint8Array(job.body.buffer, 0, job.body.byteLength) : new Uint8Array(job.body);
@@ -207,13 +223,7 @@ export function createValidationPool(o: PoolOptions) {
     }
   };
 
-  // Started now, so the first large body does not wait for a worker to boot.
-  for (let index = 0; index < size; index++) start(index);
-
   return {
-    /** Whether every worker has started and can take a request (/readyz). */
-    ready: () => slots.every((slot) => slot?.ready === true),
-
     /** Validates one request body (the raw bytes of an AdmissionReview). */
     validate(body: Buffer): Promise<PoolAnswer> {
       if (closed) return Promise.reject(new Error('the validation pool is closed'));

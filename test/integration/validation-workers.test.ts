@@ -115,29 +115,37 @@ describe('validation workers', () => {
       });
     const before = new Set(nices().map((t) => t.tid));
     const { app } = testApp([namespace('shop')]);
-    while ((await app.inject({ method: 'GET', url: '/readyz' })).statusCode !== 200) await new Promise((r) => setTimeout(r, 20));
+    // A large body starts one validation worker; a regex starts the compile worker.
+    expect((await app.inject({ method: 'POST', url: '/validate', headers: json, payload: sixMiB() })).statusCode).toBe(200);
     const res = await app.inject({ method: 'POST', url: '/validate', headers: json, payload: JSON.stringify(virtualService(['^/a/[0-9]+$'])) });
     expect(res.json().response.allowed).toBe(true);
     const started = nices().filter((t) => !before.has(t.tid));
     const main = nices().find((t) => t.tid === process.pid);
     await app.close();
-    // The two validation workers; not the regex compile worker, whose budget is wall time (libuv's pool threads may come too, at 0).
-    expect(started.filter((t) => t.nice === WORKER_NICE).length).toBe(2);
+    // The validation worker; not the regex compile worker, whose budget is wall time (libuv's pool threads may come too, at 0).
+    expect(started.filter((t) => t.nice === WORKER_NICE).length).toBe(1);
+    expect(started.filter((t) => t.nice === 0).length).toBeGreaterThanOrEqual(1);
     expect(main?.nice).toBe(0);
   });
 
 
-  it('is not ready until every worker has started (/readyz names them)', async () => {
-    const { app } = testApp([namespace('shop')]);
-    const first = await app.inject({ method: 'GET', url: '/readyz' });
-    let ready = first;
-    for (let i = 0; i < 600 && ready.statusCode !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      ready = await app.inject({ method: 'GET', url: '/readyz' });
-    }
+  it('starts a worker for the first large body only, and ends it once idle (its heap goes back)', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const before = threads();
+    const { app } = testApp([namespace('shop')], undefined, true, { validation: { idleMs: 300 } });
+    const small = await app.inject({ method: 'POST', url: '/validate', headers: json, payload: JSON.stringify(authorizationPolicy({})) });
+    expect(small.json().response.allowed).toBe(true);
+    const withoutWorker = threads();
+    const large = await app.inject({ method: 'POST', url: '/validate', headers: json, payload: sixMiB() });
+    expect(large.json().response.status.message).toMatch(/^\[object-budget-exceeded\]/);
+    const withWorker = threads();
+    await new Promise((r) => setTimeout(r, 1000));
+    const afterIdle = threads();
+    const again = await app.inject({ method: 'POST', url: '/validate', headers: json, payload: sixMiB() });
     await app.close();
-    expect(first.statusCode).toBe(503);
-    expect(first.json().pending).toEqual(['validation workers']);
-    expect(ready.statusCode).toBe(200);
+    expect(withoutWorker).toBe(before);
+    expect(withWorker).toBeGreaterThan(withoutWorker);
+    expect(afterIdle).toBeLessThan(withWorker);
+    expect(again.json().response.status.message).toMatch(/^\[object-budget-exceeded\]/);
   });
 });
