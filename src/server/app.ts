@@ -68,7 +68,7 @@ export interface AppOptions {
   /** How long one object's regexes may take to compile (REGEX_COMPILE_TIMEOUT_MS by default). */
   regexTimeoutMs?: number;
   /** The validation workers' bounds (VALIDATION_LIMITS by default). */
-  validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs' | 'idleMs'> & { inlineBytes?: number };
+  validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs' | 'idleMs' | 'recycleBytes'> & { inlineBytes?: number };
   /** Open connections allowed on the admission port (default CONNECTION_LIMITS.maxConnections). */
   maxConnections?: number;
 }

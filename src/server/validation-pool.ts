@@ -38,6 +38,12 @@ export const VALIDATION_LIMITS = {
    * no worker at all.
    */
   idleMs: 30_000,
+  /**
+   * A worker that parsed a body larger than this is ended once it has answered: V8 keeps the heap a
+   * multi-megabyte parse grew (tens of MB) for as long as the isolate lives, and a new worker starts
+   * in a few milliseconds.
+   */
+  recycleBytes: 1024 * 1024,
 } as const;
 
 /** What became of one /validate request. */
@@ -58,11 +64,14 @@ export interface PoolOptions {
   heapMb?: number;
   queueWaitMs?: number;
   idleMs?: number;
+  recycleBytes?: number;
 }
 
 interface Job {
   id: number;
   body: Buffer;
+  /** The body's size (its bytes are moved to the worker). */
+  bytes: number;
   queued: number;
   done: (answer: PoolAnswer) => void;
   fail: (err: Error) => void;
@@ -92,6 +101,7 @@ export function createValidationPool(o: PoolOptions) {
   const heapMb = o.heapMb ?? VALIDATION_LIMITS.heapMb;
   const queueWaitMs = o.queueWaitMs ?? VALIDATION_LIMITS.queueWaitMs;
   const idleMs = o.idleMs ?? VALIDATION_LIMITS.idleMs;
+  const recycleBytes = o.recycleBytes ?? VALIDATION_LIMITS.recycleBytes;
   const setup: WorkerSetup = { role: VALIDATION_WORKER, policy: o.policy };
   const slots: Array<Slot | undefined> = Array.from({ length: size }, () => undefined);
   const queue: Job[] = [];
@@ -148,7 +158,10 @@ export function createValidationPool(o: PoolOptions) {
     slot.job = undefined;
     if (answer instanceof Error) job.fail(answer);
     else job.done(answer);
-    if (slots.includes(slot)) {
+    if (slots.includes(slot) && job.bytes > recycleBytes) {
+      retire(slot);
+      void slot.worker.terminate();
+    } else if (slots.includes(slot)) {
       slot.idle = setTimeout(() => {
         if (slot.job || !slots.includes(slot)) return;
         retire(slot);
@@ -228,7 +241,7 @@ export function createValidationPool(o: PoolOptions) {
     validate(body: Buffer): Promise<PoolAnswer> {
       if (closed) return Promise.reject(new Error('the validation pool is closed'));
       return new Promise((done, fail) => {
-        queue.push({ id: nextId++, body, queued: performance.now(), done, fail, leftMs: deadlineMs });
+        queue.push({ id: nextId++, body, bytes: body.length, queued: performance.now(), done, fail, leftMs: deadlineMs });
         next();
       });
     },

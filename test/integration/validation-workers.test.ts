@@ -29,6 +29,10 @@ const virtualService = (patterns: string[], ns = 'shop') =>
 const sixMiB = () =>
   JSON.stringify(authorizationPolicy({ rules: [{ to: [{ operation: { paths: ['/x'] } }], when: Array.from({ length: 115_000 }, (_, i) => ({ key: 'request.headers[x-a]', values: [`v${i}`] })) }] }));
 
+/** A 200 KB review of a kind no rule checks: decided in a worker, which stays (under recycleBytes). */
+const thing200KB = () =>
+  JSON.stringify(review({ kind: { group: 'example.com', version: 'v1', kind: 'Thing' }, namespace: 'shop', object: { metadata: { name: 'x' }, data: 'x'.repeat(200_000) } }));
+
 describe('validation workers', () => {
   it('answers a /mutate sent after a 6 MiB /validate before that /validate, which is still being parsed and checked', async () => {
     const { app } = testApp([namespace('shop', { 'istio.io/dataplane-mode': 'ambient' })]);
@@ -115,8 +119,8 @@ describe('validation workers', () => {
       });
     const before = new Set(nices().map((t) => t.tid));
     const { app } = testApp([namespace('shop')]);
-    // A large body starts one validation worker; a regex starts the compile worker.
-    expect((await app.inject({ method: 'POST', url: '/validate', headers: json, payload: sixMiB() })).statusCode).toBe(200);
+    // A body over 64 KiB starts one validation worker; a regex starts the compile worker.
+    expect((await app.inject({ method: 'POST', url: '/validate', headers: json, payload: thing200KB() })).statusCode).toBe(200);
     const res = await app.inject({ method: 'POST', url: '/validate', headers: json, payload: JSON.stringify(virtualService(['^/a/[0-9]+$'])) });
     expect(res.json().response.allowed).toBe(true);
     const started = nices().filter((t) => !before.has(t.tid));
@@ -129,10 +133,25 @@ describe('validation workers', () => {
   });
 
 
+  it('ends a worker once it has answered a body over 1 MiB (recycleBytes), so the heap its parse grew goes back', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const { app } = testApp([namespace('shop')], undefined, true, { validation: { idleMs: 60_000 } });
+    const before = threads();
+    expect((await app.inject({ method: 'POST', url: '/validate', headers: json, payload: thing200KB() })).statusCode).toBe(200);
+    // A 200 KB body: the worker stays for the next.
+    const kept = threads();
+    expect((await app.inject({ method: 'POST', url: '/validate', headers: json, payload: sixMiB() })).statusCode).toBe(200);
+    let after = threads();
+    for (let i = 0; i < 50 && after >= kept; i++) after = await new Promise((r) => setTimeout(r, 20)).then(threads);
+    await app.close();
+    expect(kept).toBeGreaterThan(before);
+    expect(after).toBeLessThan(kept);
+  });
+
   it('starts a worker for the first large body only, and ends it once idle (its heap goes back)', async () => {
     const threads = () => readdirSync('/proc/self/task').length;
     const before = threads();
-    const { app } = testApp([namespace('shop')], undefined, true, { validation: { idleMs: 300 } });
+    const { app } = testApp([namespace('shop')], undefined, true, { validation: { idleMs: 300, recycleBytes: 64 * 1024 * 1024 } });
     const small = await app.inject({ method: 'POST', url: '/validate', headers: json, payload: JSON.stringify(authorizationPolicy({})) });
     expect(small.json().response.allowed).toBe(true);
     const withoutWorker = threads();
