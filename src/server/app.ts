@@ -152,10 +152,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   };
   const respond = (webhook: Webhook, reply: FastifyReply, started: bigint, apiVersion: ReviewVersion, uid: string, subject: AuditSubject, outcome: Outcome, lookup?: NamespaceLookupRecord) => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // Answered first: with no onSend hooks, send() serializes the answer and ends the response at
+    // once, so it is on the socket before the decision is counted and its audit line written (the
+    // same series and line as before, after the answer instead of in front of it). Returning `reply`
+    // tells Fastify it has been sent.
+    closing(reply).send(admissionResponse(apiVersion, uid, outcome));
     opts.metrics.record(webhook, subject, subject.operation, outcome, seconds);
     opts.log.info(auditRecord(subject, outcome, seconds * 1000, lookup), 'admission decision');
-    closing(reply);
-    return admissionResponse(apiVersion, uid, outcome);
+    return reply;
   };
 
   app.post('/mutate', (request, reply) => answer('mutate', request.body, reply, process.hrtime.bigint()));
