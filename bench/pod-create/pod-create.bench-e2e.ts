@@ -1,8 +1,10 @@
-// Pod CREATE through a real kube-apiserver, four ways side by side: a namespace meshguard handles
+// Pod CREATE through a real kube-apiserver, five ways side by side: a namespace meshguard handles
 // (the chart's webhooks), one handled by a no-op webhook of our own (noop-webhook.mjs: the floor of
 // the webhook mechanism in Node), one handled by the same no-op returning a constant patch equal to
-// meshguard's (what kube-apiserver spends applying a mutation), and one with no webhook. Interleaved rounds of sequential creates
-// (latency), then interleaved bursts at 50 concurrent (throughput), then meshguard's RSS.
+// meshguard's (what kube-apiserver spends applying a mutation), that patching no-op served over
+// HTTP/2 (what HTTP/2 would change), and one with no webhook. Interleaved rounds of sequential creates
+// (latency; kube-apiserver's own admission metrics say where each config's time goes:
+// apiserver-steps.ts), then interleaved bursts at 50 concurrent (throughput), then meshguard's RSS.
 // Results: bench/results/pod-create-latest.json (git-ignored); copy it to a dated file to record it.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { eventually, freePort, startProcess, type Proc } from '../../test/e2e/control-plane.js';
 import { CLI, createNamespace, DECISION, meshguardWithWebhooks, timedPodCreate } from '../../test/e2e/meshguard-process.js';
 import { apply, removeWebhooks, type Rendered } from '../../test/e2e/webhooks.js';
+import { accumulate, means, scrape, type Totals } from './apiserver-steps.js';
 
 const cp = inject('controlPlane');
 const RESULTS = fileURLToPath(new URL('../results/pod-create-latest.json', import.meta.url));
@@ -24,13 +27,13 @@ const BURST = 1000;
 const CONCURRENCY = 50;
 const WARMUP = 30;
 
-const CONFIGS = ['meshguard', 'noop', 'noopPatch', 'none'] as const;
+const CONFIGS = ['meshguard', 'noop', 'noopPatch', 'noopPatchH2', 'none'] as const;
 type Config = (typeof CONFIGS)[number];
-const NS: Record<Config, string> = { meshguard: 'bench-meshguard', noop: 'bench-noop', noopPatch: 'bench-noop-patch', none: 'bench-none' };
+const NS: Record<Config, string> = { meshguard: 'bench-meshguard', noop: 'bench-noop', noopPatch: 'bench-noop-patch', noopPatchH2: 'bench-noop-patch-h2', none: 'bench-none' };
+const PATCHED: Config[] = ['meshguard', 'noopPatch', 'noopPatchH2'];
 
 let env: Awaited<ReturnType<typeof meshguardWithWebhooks>>;
-let noop: Proc;
-let noopPatch: Proc;
+let noops: Proc[] = [];
 let noopConfig: Rendered[] = [];
 
 beforeAll(async () => {
@@ -60,19 +63,20 @@ beforeAll(async () => {
   };
   const plain = await noopWebhook('noop', 'bench.meshguard.io/noop', []);
   const patching = await noopWebhook('noop-patch', 'bench.meshguard.io/noop-patch', ['patch']);
-  [noop, noopPatch] = [plain.proc, patching.proc];
-  noopConfig = [{ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'bench-noop' }, webhooks: [plain.webhook, patching.webhook] }];
+  const patchingH2 = await noopWebhook('noop-patch-h2', 'bench.meshguard.io/noop-patch-h2', ['patch', 'h2']);
+  noops = [plain.proc, patching.proc, patchingH2.proc];
+  noopConfig = [{ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'bench-noop' }, webhooks: [plain.webhook, patching.webhook, patchingH2.webhook] }];
   await apply(cp, noopConfig);
   await createNamespace(cp, NS.meshguard, { 'meshguard.io/enforcement': 'enforce', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.noop, { 'bench.meshguard.io/noop': 'true', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.noopPatch, { 'bench.meshguard.io/noop-patch': 'true', 'istio.io/dataplane-mode': 'ambient' });
+  await createNamespace(cp, NS.noopPatchH2, { 'bench.meshguard.io/noop-patch-h2': 'true', 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.none, { 'istio.io/dataplane-mode': 'ambient' });
 });
 
 afterAll(async () => {
   await removeWebhooks(cp, noopConfig).catch(() => undefined);
-  await noop?.stop();
-  await noopPatch?.stop();
+  for (const p of noops) await p.stop();
   await env?.close();
 });
 
@@ -82,7 +86,7 @@ async function create(agent: Agent, config: Config, name: string) {
   const res = await timedPodCreate(cp, agent, NS[config], name);
   const decision = (res.body as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[DECISION];
   if (res.status !== 201) failures.push(`${config} ${name}: HTTP ${res.status}`);
-  else if ((config === 'meshguard' || config === 'noopPatch') !== (decision === 'ambient/namespace-default')) failures.push(`${config} ${name}: decision ${decision}`);
+  else if (PATCHED.includes(config) !== (decision === 'ambient/namespace-default')) failures.push(`${config} ${name}: decision ${decision}`);
   return res.ms;
 }
 
@@ -108,6 +112,10 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
   // Per round and config: p50 and p99 of SEQUENTIAL creates. The order rotates every round, so drift
   // (GC, other load on the machine) falls on every config alike.
   const rounds = Object.fromEntries(CONFIGS.map((c) => [c, { p50: [] as number[], p99: [] as number[] }])) as Record<Config, { p50: number[]; p99: number[] }>;
+  // kube-apiserver's admission metrics are read between stretches (outside the timing), so each
+  // config's totals hold its own creates only.
+  const steps = Object.fromEntries(CONFIGS.map((c) => [c, new Map()])) as Record<Config, Totals>;
+  let totals = await scrape(cp);
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < CONFIGS.length; k++) {
       const config = CONFIGS[(r + k) % CONFIGS.length];
@@ -115,6 +123,9 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
       for (let i = 0; i < SEQUENTIAL; i++) ms.push(await create(one, config, `seq-r${r}-${i}`));
       rounds[config].p50.push(percentile(ms, 0.5));
       rounds[config].p99.push(percentile(ms, 0.99));
+      const next = await scrape(cp);
+      accumulate(steps[config], totals, next);
+      totals = next;
     }
   }
   const meshguardCalls = (await env.meshguard.metric('meshguard_admission_requests_total')) - callsBefore;
@@ -138,17 +149,17 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
   many.destroy();
 
   expect(failures.slice(0, 10)).toEqual([]);
-  expect(noop.running()).toBe(true);
-  expect(noopPatch.running()).toBe(true);
+  for (const p of noops) expect(p.running(), p.name).toBe(true);
 
   // Added latency per round: config p50 minus the no-webhook p50 of the same round.
   const added = (config: Config) => rounds[config].p50.map((p, r) => p - rounds.none.p50[r]);
   const addedMeshguard = spread(added('meshguard'));
   const addedNoop = spread(added('noop'));
   const addedNoopPatch = spread(added('noopPatch'));
+  const addedNoopPatchH2 = spread(added('noopPatchH2'));
   const burstRatio = bursts.meshguard.map((x, b) => x / bursts.noop[b]);
   const result = {
-    what: 'Pod CREATE on a real kube-apiserver: a namespace meshguard handles (the chart webhooks), one a no-op node:https webhook handles, one with no webhook',
+    what: 'Pod CREATE on a real kube-apiserver: a namespace meshguard handles (the chart webhooks), one a no-op node:https webhook handles (also patching, and patching over HTTP/2), one with no webhook',
     command: 'npm run bench:e2e',
     measuredAt: new Date().toISOString(),
     kubeApiserver: cp.kubernetesVersion,
@@ -162,7 +173,11 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
       ratio: round3(addedMeshguard.median / addedNoop.median),
       target: '<= 1.2',
       ratioToNoopPatch: round3(addedMeshguard.median / addedNoopPatch.median),
+      noopPatchH2: addedNoopPatchH2,
+      h2ToH1: round3(addedNoopPatchH2.median / addedNoopPatch.median),
     },
+    // Means over every sequential create of the config (outliers included, unlike the p50s above).
+    apiserverSteps: { unit: 'ms per call, mean (sum / count of kube-apiserver metrics)', ...Object.fromEntries(CONFIGS.map((c) => [c, means(steps[c])])) },
     meshguardCallsPerPod: round3(meshguardCalls / (ROUNDS * SEQUENTIAL)),
     burst: {
       pods: BURST,
@@ -171,6 +186,7 @@ it('Pod CREATE: meshguard vs a no-op webhook vs none', async () => {
       podsPerSecond: Object.fromEntries(CONFIGS.map((c) => [c, spread(bursts[c])])),
       ratioToNoop: { ...spread(burstRatio), target: '>= 0.85' },
       ratioToNoopPatch: spread(bursts.meshguard.map((x, b) => x / bursts.noopPatch[b])),
+      h2ToH1: spread(bursts.noopPatchH2.map((x, b) => x / bursts.noopPatch[b])),
     },
     meshguardRssAfterBurstMb: { value: meshguardRssMb, target: '<= 200' },
   };
