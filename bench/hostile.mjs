@@ -119,6 +119,23 @@ function metricsBytes() {
   });
 }
 
+/**
+ * The server's event-loop delay since the last scrape (prom-client's monitorEventLoopDelay, reset at
+ * each scrape), in ms: what stalls the loop itself, apart from the CPU the machine's other threads take.
+ */
+function eventLoopLag() {
+  return new Promise((resolve) => {
+    httpRequest(`http://127.0.0.1:${METRICS_PORT}/metrics`, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        const value = (name) => round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) * 1000);
+        resolve({ p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds') });
+      });
+    }).on('error', () => resolve(undefined)).end();
+  });
+}
+
 function maxLogLine(fromByte) {
   const text = readFileSync(logFile).subarray(fromByte).toString('utf8');
   let max = 0;
@@ -145,9 +162,11 @@ try {
   await warm.stop();
   for (const [name, c] of Object.entries(CASES)) {
     if (only && !only.has(name)) continue;
+    await eventLoopLag();
     const idleClient = mutateClient();
     await sleep(windowS * 1000);
     const idle = await idleClient.stop();
+    const lagIdle = await eventLoopLag();
     const rssIdle = await meshguard.rssMb();
     const logFrom = statSync(logFile).size;
 
@@ -168,6 +187,7 @@ try {
       answers.push(...(await Promise.all(bodies.map((b) => post(hostileAgent, '/validate', b)))));
     } while (performance.now() < deadline);
     const during = await client.stop();
+    const lagDuring = await eventLoopLag();
     hostileAgent.destroy();
     sampling = false;
     await rssSampler;
@@ -186,6 +206,7 @@ try {
       during,
       p99Ratio: round(during.p99 / idle.p99),
       maxRatio: round(during.max / idle.max),
+      eventLoopLagMs: { idle: lagIdle, during: lagDuring },
       rssMb: { idle: Math.round(rssIdle), peak: Math.round(rssPeak), after2s: Math.round(rssAfter) },
       metricsBytes: await metricsBytes(),
     };
@@ -193,7 +214,7 @@ try {
     log(
       `${name}: ${r.requests} req (${r.statuses.join(',')}), answered in <= ${r.hostileMsMax} ms, response <= ${r.responseBytesMax} B, audit line <= ${r.auditLineBytesMax} B; ` +
         `/mutate p99 ${idle.p99} -> ${during.p99} ms (${r.p99Ratio}x), max ${idle.max} -> ${during.max} ms (${r.maxRatio}x); ` +
-        `RSS ${r.rssMb.idle} / peak ${r.rssMb.peak} / after ${r.rssMb.after2s} MB; /metrics ${r.metricsBytes} B`,
+        `event-loop lag max ${lagIdle?.max} -> ${lagDuring?.max} ms; RSS ${r.rssMb.idle} / peak ${r.rssMb.peak} / after ${r.rssMb.after2s} MB; /metrics ${r.metricsBytes} B`,
     );
   }
 } finally {
