@@ -6,11 +6,20 @@ import { checksRegexes, regexesOf } from '../validate/virtual-service.js';
 import { RE2_WORKER } from './re2-worker.js';
 import { startWorker } from './worker-thread.js';
 
-/** How long one object's regexes may take to compile, waiting behind other objects included. */
+/**
+ * The CPU time one object's regexes may take to compile. CPU, not wall time: the compile worker runs
+ * at a low priority (nice 10) so that /mutate goes first, and a compile starved of CPU by other work
+ * must not deny a valid object.
+ */
 export const REGEX_COMPILE_TIMEOUT_MS = 1000;
+/** Wall time, waiting behind other objects included, as a multiple of the CPU budget: under the validating webhook's 5 s timeout. */
+const WALL_FACTOR = 3;
+/** How often a running batch's CPU time is read (Worker.cpuUsage). */
+const CPU_CHECK_MS = 20;
 
 interface Job {
   patterns: string[];
+  /** Wall-clock end, waiting included. */
   deadline: number;
   done: (errors: Array<string | null> | string) => void;
 }
@@ -21,15 +30,16 @@ interface Job {
  * REGEX_BUDGET); a batch that overruns its time is stopped by terminating the worker, which also
  * frees whatever native memory it held, and a fresh worker takes the next batch.
  */
-export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
+export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS, wallMs = timeoutMs * WALL_FACTOR) {
   let worker: Worker | undefined;
-  let running: (Job & { timer: NodeJS.Timeout }) | undefined;
+  type Batch = Job & { timer: NodeJS.Timeout; cpuBase?: NodeJS.CpuUsage };
+  let running: Batch | undefined;
   const queue: Job[] = [];
   let closed = false;
 
   const finish = (result: Array<string | null> | string) => {
     const job = running!;
-    clearTimeout(job.timer);
+    clearInterval(job.timer);
     running = undefined;
     job.done(result);
     next();
@@ -60,16 +70,26 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
       const job = queue.shift()!;
       const left = job.deadline - performance.now();
       if (left <= 0) {
-        job.done(`they waited ${timeoutMs} ms behind other objects' regexes`);
+        job.done(`they waited ${wallMs} ms behind other objects' regexes`);
         continue;
       }
-      worker ??= spawn();
-      const timer = setTimeout(() => {
+      const w = (worker ??= spawn());
+      const over = (reason: string) => {
         stopWorker();
-        finish(`compiling them took longer than ${timeoutMs} ms`);
-      }, left);
-      running = { ...job, timer };
-      worker.postMessage({ patterns: job.patterns });
+        finish(reason);
+      };
+      const timer = setInterval(() => {
+        if (running !== batch) return;
+        if (performance.now() > job.deadline) return over(`compiling them took longer than ${wallMs} ms, waiting included`);
+        // A worker still starting has no CPU time to read yet (the promise rejects); it is read next time.
+        w.cpuUsage(batch.cpuBase).then((used) => {
+          if (running === batch && (used.user + used.system) / 1000 > timeoutMs) over(`compiling them took more than ${timeoutMs} ms of CPU`);
+        }, () => undefined);
+      }, CPU_CHECK_MS);
+      const batch: Batch = (running = { ...job, timer });
+      // A fresh worker's whole CPU time counts against its first batch (its start is a few ms).
+      w.cpuUsage().then((base) => (batch.cpuBase = base), () => undefined);
+      w.postMessage({ patterns: job.patterns });
     }
   };
 
@@ -85,7 +105,7 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS) {
       }
       if (misses.length === 0) return verdicts;
       const result = await new Promise<Array<string | null> | string>((done) => {
-        queue.push({ patterns: misses, deadline: performance.now() + timeoutMs, done });
+        queue.push({ patterns: misses, deadline: performance.now() + wallMs, done });
         next();
       });
       misses.forEach((p, i) => {
