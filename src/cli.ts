@@ -12,6 +12,7 @@ Usage:
   meshguard serve [--port 8443] [--metrics-port 9090] [--tls-cert FILE --tls-key FILE]
                   [--policy FILE] [--istio-version 1.N] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
                   [--shutdown-delay 5s] [--max-connections 1000] [--audit-interval 5m (0: off)]
+                  [--reports openreports|wgpolicyk8s|none]
   meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json|sarif] PATH...
   meshguard audit [--kubeconfig FILE | --cluster-state DIR] [--namespace NS]... [--policy FILE]
                   [--istio-version 1.N] [--format text|json|sarif] [--fail-on error|warning|never]
@@ -68,17 +69,21 @@ async function serveCommand(args: string[]): Promise<number> {
       'shutdown-delay': { type: 'string', default: '5s' },
       'max-connections': { type: 'string', default: '1000' },
       'audit-interval': { type: 'string', default: '5m' },
+      reports: { type: 'string', default: 'none' },
     },
   });
   const shutdownDelayMs = duration(values['shutdown-delay'], '--shutdown-delay');
   // A day at most; 0 turns the background audit off.
   const auditIntervalMs = duration(values['audit-interval'], '--audit-interval', 86_400_000);
-  const [{ default: closeWithGrace }, { destination, pino }, { escapeLineSeparators }, { serve }] = await Promise.all([
+  const [{ default: closeWithGrace }, { destination, pino }, { escapeLineSeparators }, { serve }, { REPORT_APIS }] = await Promise.all([
     import('close-with-grace'),
     import('pino'),
     import('./client-text.js'),
     import('./server/main.js'),
+    import('./cluster-audit/report-objects.js'),
   ]);
+  const reports = REPORT_APIS.find((api) => api === values.reports);
+  if (!reports) throw new UsageError(`--reports must be one of ${REPORT_APIS.join(', ')}, got "${values.reports}"`);
   const maxConnections = Number(values['max-connections']);
   if (!Number.isInteger(maxConnections) || maxConnections < 1)
     throw new UsageError(`--max-connections must be a whole number of at least 1, got "${values['max-connections']}"`);
@@ -99,6 +104,7 @@ async function serveCommand(args: string[]): Promise<number> {
     shutdownDelayMs,
     maxConnections,
     auditIntervalMs,
+    reports,
     log,
   });
   // SIGTERM: serve on for the shutdown delay, then stop accepting, finish in-flight requests, exit 0.

@@ -4,7 +4,8 @@
 // Schemas: test/e2e/report-crds/ (copies of the published CRDs, with where they came from).
 import type { AuditFinding, AuditReport } from './run.js';
 
-export const REPORT_APIS = ['openreports', 'wgpolicyk8s', 'off'] as const;
+/** `meshguard serve --reports` and the chart's reports.api: which API the reports are written in, or none. */
+export const REPORT_APIS = ['openreports', 'wgpolicyk8s', 'none'] as const;
 export type ReportApiName = (typeof REPORT_APIS)[number];
 
 export interface ReportKind {
@@ -14,14 +15,14 @@ export interface ReportKind {
 }
 
 export interface ReportApi {
-  name: Exclude<ReportApiName, 'off'>;
+  name: Exclude<ReportApiName, 'none'>;
   group: string;
   version: string;
   namespaced: ReportKind;
   cluster: ReportKind;
 }
 
-export const REPORT_API: Record<Exclude<ReportApiName, 'off'>, ReportApi> = {
+export const REPORT_API: Record<Exclude<ReportApiName, 'none'>, ReportApi> = {
   openreports: {
     name: 'openreports',
     group: 'openreports.io',

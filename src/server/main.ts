@@ -7,7 +7,9 @@ import { escapeLineSeparators } from '../client-text.js';
 import { storeFromDirectory } from '../cluster/from-files.js';
 import { AuditCaches } from '../cluster-audit/caches.js';
 import { startBackgroundAudit, type BackgroundAudit } from '../cluster-audit/background.js';
+import { REPORT_API, type ReportApiName } from '../cluster-audit/report-objects.js';
 import { ClusterInformers } from '../cluster/informers.js';
+import { ReportWriter } from '../cluster/report-writer.js';
 import { resourceName } from '../cluster/resources.js';
 import { NamespaceLookup, namespaceFetcher } from '../cluster/namespace-lookup.js';
 import { kubeConfig } from '../cluster/kubeconfig.js';
@@ -51,6 +53,11 @@ export interface ServeOptions {
   auditIntervalMs?: number;
   /** Objects the background audit evaluates between two event-loop turns (auditCluster's chunk). */
   auditChunk?: number;
+  /**
+   * Report objects written from each background audit (--reports): openreports.io Report and
+   * ClusterReport, wgpolicyk8s.io PolicyReport and ClusterPolicyReport, or none (the default).
+   */
+  reports?: ReportApiName;
 }
 
 export interface Running {
@@ -109,6 +116,10 @@ export async function serve(o: ServeOptions): Promise<Running> {
   log.info({ port, metricsPort, cluster: cluster.description }, 'meshguard serving');
 
   const audit = backgroundAudit(o, cluster, policy, log, metrics);
+  if (o.reports && o.reports !== 'none' && !audit) {
+    const why = cluster.informers ? '--audit-interval is 0' : `there is no live cluster (${cluster.description}; the audit runs in live mode only)`;
+    log.warn({ reports: o.reports }, `--reports ${o.reports} writes the background audit's results, but the background audit is off: ${why}; no reports will be written`);
+  }
 
   let closed: Promise<void> | undefined;
   const close = async () => {
@@ -173,8 +184,9 @@ function trackConnections(server: unknown) {
 
 /**
  * The background audit (live mode, --audit-interval > 0): its own watched caches for the kinds the
- * snapshot does not hold, the snapshot store for the others, and the audit gauges as its first
- * report consumer. Readiness does not wait for these caches: only the audit does.
+ * snapshot does not hold, the snapshot store for the others, the audit gauges as its first report
+ * consumer and, with --reports, the report writer as its second. Readiness does not wait for these
+ * caches: only the audit does.
  */
 function backgroundAudit(o: ServeOptions, live: { informers?: ClusterInformers; kc?: KubeConfig }, policy: Policy, log: Logger, metrics: Metrics) {
   const { informers, kc } = live;
@@ -201,7 +213,14 @@ function backgroundAudit(o: ServeOptions, live: { informers?: ClusterInformers; 
     chunk: o.auditChunk,
     onReport: [metrics.auditReport],
   });
-  log.info({ intervalMs: o.auditIntervalMs, watched: caches.watched().map(resourceName) }, 'background audit on');
+  const reports = o.reports && o.reports !== 'none' ? REPORT_API[o.reports] : undefined;
+  if (reports) {
+    const writer = new ReportWriter({ kc, api: reports, log, onError: metrics.reportError });
+    audit.onReport(async (report, run) => {
+      await writer.write(report, run);
+    });
+  }
+  log.info({ intervalMs: o.auditIntervalMs, watched: caches.watched().map(resourceName), reports: reports ? `${reports.group}/${reports.version}` : 'none' }, 'background audit on');
   return {
     audit,
     async stop() {

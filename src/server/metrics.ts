@@ -95,6 +95,13 @@ export function createMetrics() {
     registers: [registry],
   });
 
+  const reportErrors = new Counter({
+    name: 'meshguard_audit_report_errors_total',
+    help: 'Report objects (--reports) the background audit could not list, apply or delete, by report kind and why (not-served: the CRD is not installed; forbidden: the ClusterRole lacks the verbs; unauthorized, unreachable, failed).',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [registry],
+  });
+
   const audit = auditGauges(registry);
 
   return {
@@ -103,6 +110,8 @@ export function createMetrics() {
     /** The background audit's report consumer: every audit gauge now says what this report says. */
     auditReport: (report: AuditReport, run: AuditRun) => audit.set(report, run),
     cacheObjects,
+    /** The report writer's onError: a list, apply or delete of a report kind failed. */
+    reportError: (kind: string, reason: string) => void reportErrors.inc({ kind, reason }),
     namespaceLookup(result: 'fetched' | 'not-found' | 'failed') {
       namespaceLookups.inc({ result });
     },

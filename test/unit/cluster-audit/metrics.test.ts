@@ -106,3 +106,11 @@ describe('audit gauges', () => {
     expect(got.find((l) => l.startsWith('namespace=_other '))).toBe(`namespace=_other ${findings.length - 50 * AUDIT_TOP_NAMESPACES}`);
   });
 });
+
+describe('report writer errors', () => {
+  it('counts each failed list, apply or delete by report kind and reason', async () => {
+    const m = createMetrics();
+    for (const [kind, reason] of [['Report', 'not-served'], ['ClusterReport', 'not-served'], ['Report', 'not-served'], ['Report', 'forbidden']]) m.reportError(kind, reason);
+    expect(await samples(m, 'meshguard_audit_report_errors_total')).toEqual(['kind=ClusterReport,reason=not-served 1', 'kind=Report,reason=forbidden 1', 'kind=Report,reason=not-served 2']);
+  });
+});
