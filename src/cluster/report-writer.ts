@@ -16,6 +16,12 @@ import { isRecord } from '../kube.js';
 import { failureOf, listPages, ListError, type ReadFailure } from './list-pages.js';
 
 export const FIELD_MANAGER = 'meshguard';
+/**
+ * The RBAC verbs the writer uses on its two report resources (the chart grants exactly these):
+ * list, patch (server-side apply), create (an apply that creates the object is authorized as a
+ * create too) and delete.
+ */
+export const WRITER_VERBS = ['list', 'create', 'patch', 'delete'] as const;
 export const CONTENT_HASH_ANNOTATION = 'meshguard.io/content-hash';
 const SELECTOR = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',');
 const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';

@@ -8,6 +8,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { auditReadsSnapshot } from '../../src/cluster-audit/trim.js';
+import { REPORT_API } from '../../src/cluster-audit/report-objects.js';
+import { WRITER_VERBS } from '../../src/cluster/report-writer.js';
 import { RESOURCES } from '../../src/cluster/resources.js';
 import { SNAPSHOT_GROUPS, SNAPSHOT_KINDS } from '../../src/cluster/snapshot.js';
 import { loadPolicyFile, parsePolicy } from '../../src/policy/load.js';
@@ -327,6 +329,29 @@ describe('helm template, default values', () => {
     expect(only(rendered, 'Deployment').spec.template.spec.containers[0].args).toContain(`--audit-interval=${interval}`);
   });
 
+  // The report writer's resources (src/cluster-audit/report-objects.ts) and verbs (src/cluster/report-writer.ts).
+  const reportGrants = (api: keyof typeof REPORT_API) =>
+    [REPORT_API[api].namespaced, REPORT_API[api].cluster].flatMap((kind) => WRITER_VERBS.map((verb) => `${REPORT_API[api].group}/${kind.plural}/${verb}`));
+
+  it('writes no reports by default: --reports=none, and no grant for them', () => {
+    expect(only(objects, 'Deployment').spec.template.spec.containers[0].args).toContain('--reports=none');
+    expect(grantsOf(objects).filter((g) => /reports\//.test(g))).toEqual([]);
+  });
+
+  it.each(['openreports', 'wgpolicyk8s'] as const)('with reports.api=%s: the flag, and list, create, patch and delete on exactly its two report resources', (api) => {
+    const rendered = render({ 'reports.api': api });
+    expect(only(rendered, 'Deployment').spec.template.spec.containers[0].args).toContain(`--reports=${api}`);
+    expect(reportGrants(api)).toHaveLength(8);
+    expect(grantsOf(rendered)).toEqual([...snapshotGrants, ...auditGrants, ...reportGrants(api)].sort());
+  });
+
+  it.each([
+    [{ 'reports.api': 'openreports', 'audit.interval': '0' }],
+    [{ 'reports.api': 'wgpolicyk8s', 'audit.interval': '0s', 'rbac.create': 'false' }],
+  ])('refuses reports without the background audit: %j', (set) => {
+    expect(() => render(set)).toThrow(new RegExp(`reports\\.api=${set['reports.api']} writes the background audit's results, but audit\\.interval=${set['audit.interval']} turns the audit off`));
+  });
+
   it('runs two hardened replicas spread over nodes, probed over HTTPS', () => {
     const deploy = only(objects, 'Deployment');
     const pod = deploy.spec.template.spec;
@@ -606,6 +631,7 @@ describe('values.schema.json', () => {
     ['a misspelt nested value', { 'webhook.namespaceSelecton': 'opt-in' }],
     ['an unknown log level', { logLevel: 'verbose' }],
     ['an audit interval that is not a duration', { 'audit.interval': 'hourly' }],
+    ['an unknown report API', { 'reports.api': 'off' }],
   ])('rejects %s', (_name, set) => {
     expect(() => render(set)).toThrow(/schema/);
   });

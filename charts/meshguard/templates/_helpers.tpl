@@ -236,3 +236,18 @@ and every Pod CREATE is sent.
 {{- define "meshguard.auditOn" -}}
 {{- if not (regexMatch "^0+(\\.0+)?(ms|s|m|h)?$" (toString .Values.audit.interval)) }}true{{- end }}
 {{- end }}
+
+{{/*
+The report API's group and its namespaced and cluster-scoped resources (src/cluster-audit/report-objects.ts
+REPORT_API), as JSON; empty when reports.api is none. Reports come from the background audit, so
+asking for them with the audit off is an error here rather than a pod that silently writes nothing.
+*/}}
+{{- define "meshguard.reportApi" -}}
+{{- $apis := dict "openreports" (dict "group" "openreports.io" "resources" (list "reports" "clusterreports")) "wgpolicyk8s" (dict "group" "wgpolicyk8s.io" "resources" (list "policyreports" "clusterpolicyreports")) -}}
+{{- if ne .Values.reports.api "none" }}
+{{- if not (include "meshguard.auditOn" .) }}
+{{- fail (printf "reports.api=%s writes the background audit's results, but audit.interval=%v turns the audit off: set audit.interval (e.g. 5m) or reports.api=none" .Values.reports.api .Values.audit.interval) }}
+{{- end }}
+{{- toJson (get $apis .Values.reports.api) }}
+{{- end }}
+{{- end }}
