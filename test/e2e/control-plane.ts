@@ -439,15 +439,18 @@ async function binaries() {
   }
 }
 
-/** Creates every CRD in `dir` (default ./crds) and waits until each is Established (served). */
-export async function installCrds(api: { apiPort: number; token: string; ca: string }, dir = CRD_DIR) {
+/**
+ * Creates every CRD in `dir` (default ./crds) whose file name `files` matches, unless it exists
+ * already (another test file installed it), and waits until each is Established (served).
+ */
+export async function installCrds(api: { apiPort: number; token: string; ca: string }, dir = CRD_DIR, files = /\.yaml$/) {
   const crds = readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
+    .filter((f) => f.endsWith('.yaml') && files.test(f))
     .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()))
     .filter((o) => o?.kind === 'CustomResourceDefinition');
   for (const crd of crds) {
     const res = await apiRequest(api, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
-    if (res.status !== 201) throw new Error(`creating CRD ${crd.metadata.name}: ${res.status} ${res.text}`);
+    if (res.status !== 201 && res.status !== 409) throw new Error(`creating CRD ${crd.metadata.name}: ${res.status} ${res.text}`);
   }
   for (const crd of crds) {
     await eventually(`CRD ${crd.metadata.name} Established`, async () => {

@@ -56,6 +56,8 @@ export interface StartOptions {
   auditInterval?: string;
   /** --policy: a policy file (default: meshguard's shipped policy). */
   policy?: string;
+  /** --reports (none unless given). */
+  reports?: string;
 }
 
 export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = {}): Promise<Meshguard> {
@@ -82,6 +84,7 @@ export async function startMeshguard(cp: ControlPlaneInfo, opts: StartOptions = 
     '--shutdown-delay', opts.shutdownDelay ?? '0',
     '--audit-interval', opts.auditInterval ?? '0',
     ...(opts.policy ? ['--policy', opts.policy] : []),
+    '--reports', opts.reports ?? 'none',
   ];
 
   const delay = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(opts.shutdownDelay ?? '0');
