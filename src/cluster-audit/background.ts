@@ -31,8 +31,8 @@ export interface BackgroundAuditOptions {
    * interval; then it runs on what has synced, and the read reports the rest as read errors.
    */
   synced?: () => boolean;
-  /** Objects evaluated between two event-loop turns (auditCluster's chunk). */
-  chunk?: number;
+  /** Milliseconds of evaluation between two event-loop turns (auditCluster's sliceMs). */
+  sliceMs?: number;
   pollMs?: number;
 }
 
@@ -76,7 +76,7 @@ export function startBackgroundAudit(o: BackgroundAuditOptions): BackgroundAudit
     const t0 = performance.now();
     let report: AuditReport;
     try {
-      report = await auditCluster(o.read(), o.policy, { chunk: o.chunk });
+      report = await auditCluster(o.read(), o.policy, { sliceMs: o.sliceMs });
     } catch (err) {
       o.log.error({ err: (err as Error).message }, 'background audit failed');
       return;

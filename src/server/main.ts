@@ -51,8 +51,8 @@ export interface ServeOptions {
    * mode only: the audit reads watched caches of every audited kind.
    */
   auditIntervalMs?: number;
-  /** Objects the background audit evaluates between two event-loop turns (auditCluster's chunk). */
-  auditChunk?: number;
+  /** Milliseconds the background audit evaluates between two event-loop turns (auditCluster's sliceMs). */
+  auditSliceMs?: number;
   /**
    * Report objects written from each background audit (--reports): openreports.io Report and
    * ClusterReport, wgpolicyk8s.io PolicyReport and ClusterPolicyReport, or none (the default).
@@ -210,7 +210,7 @@ function backgroundAudit(o: ServeOptions, live: { informers?: ClusterInformers; 
     synced: () => caches.synced(),
     policy,
     log,
-    chunk: o.auditChunk,
+    sliceMs: o.auditSliceMs,
     onReport: [metrics.auditReport],
   });
   const reports = o.reports && o.reports !== 'none' ? REPORT_API[o.reports] : undefined;

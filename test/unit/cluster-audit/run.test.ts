@@ -1,11 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { auditCluster } from '../../../src/cluster-audit/run.js';
 import { checkManifests } from '../../../src/check/run.js';
 import { readManifests } from '../../../src/cluster/from-files.js';
-import { readClusterFiles } from '../../../src/cluster/read.js';
+import { readClusterFiles, type ReadObject } from '../../../src/cluster/read.js';
 import { RESOURCES } from '../../../src/cluster/resources.js';
 import { parseApiVersion } from '../../../src/kube.js';
 import { policy } from '../../helpers/objects.js';
@@ -166,5 +166,52 @@ describe('read errors', () => {
     const report = await auditCluster(read, policy);
     expect(report.complete).toBe(false);
     expect(report.readErrors).toHaveLength(1);
+  });
+});
+
+describe('auditCluster hands the event loop back on a time budget', () => {
+  it.each([
+    // [sliceMs, ms each object takes, objects]: the loop gets a turn once per slice of evaluation,
+    // however many objects that is (a count of 200 objects had taken 5 ms of CPU, tens of ms of wall time under load).
+    { sliceMs: 2, msPerObject: 1, objects: 100, turnsAtLeast: 45 },
+    { sliceMs: 10, msPerObject: 1, objects: 100, turnsAtLeast: 9 },
+    { sliceMs: 2, msPerObject: 5, objects: 20, turnsAtLeast: 19 },
+  ])('slice $sliceMs ms, $msPerObject ms per object: at least $turnsAtLeast turns over $objects objects', async ({ sliceMs, msPerObject, objects, turnsAtLeast }) => {
+    const base = cluster(ns('apps', {}) + Array.from({ length: objects }, (_, i) => `apiVersion: v1\nkind: Service\nmetadata: {name: s${i}, namespace: apps}\nspec: {ports: [{port: 80}]}\n---\n`).join(''));
+    const pages: ReadObject[][] = [];
+    for await (const page of base.objects()) pages.push(page);
+    const items = pages.flat().filter((o) => o.resource.kind === 'Service');
+    // Each object served moves the clock on by msPerObject: the audit's cost, as performance.now sees it.
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    let served = 0;
+    const read = {
+      ...base,
+      // eslint-disable-next-line @typescript-eslint/require-await
+      async *objects() {
+        for (const item of items) {
+          now += msPerObject;
+          served++;
+          yield [item];
+        }
+      },
+    };
+    // Another event-loop user: counts the turns it gets while the audit is still serving objects.
+    const seenAt: number[] = [];
+    let done = false;
+    const tick = () => {
+      if (done) return;
+      if (served < objects) seenAt.push(served);
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      const report = await auditCluster(read, policy, { sliceMs });
+      expect(report.summary.objects.Service).toBe(objects);
+    } finally {
+      done = true;
+      clock.mockRestore();
+    }
+    expect(seenAt.length).toBeGreaterThanOrEqual(turnsAtLeast);
   });
 });
