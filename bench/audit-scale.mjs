@@ -8,11 +8,10 @@
 // Results: bench/results/audit-scale-latest.json (dated copies are committed by hand).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { e2eHarness } from './lib.mjs';
+import { auditClusterObjects, createObjects, e2eHarness } from './lib.mjs';
 
 const { startControlPlane } = await e2eHarness();
 
@@ -21,63 +20,6 @@ const [pods, services, namespaces] = (values.sizes ?? '20000,5000,100').split(',
 const runs = Number(values.runs ?? 3);
 const work = mkdtempSync(join(tmpdir(), 'meshguard-audit-scale-'));
 const log = (...a) => console.log(...a);
-
-/** POSTs objects, `concurrency` at a time over kept-alive connections. */
-async function create(cp, objects, concurrency = 16) {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca: readFileSync(cp.caFile) });
-  const post = (path, obj) =>
-    new Promise((ok, fail) => {
-      const body = JSON.stringify(obj);
-      const req = request({ host: '127.0.0.1', port: cp.apiPort, method: 'POST', path, agent, headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => (res.statusCode === 201 ? ok() : fail(new Error(`POST ${path}: ${res.statusCode} ${text.slice(0, 300)}`))));
-      });
-      req.on('error', fail);
-      req.end(body);
-    });
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < objects.length) {
-      const o = objects[next++];
-      await post(o.kind === 'Namespace' ? '/api/v1/namespaces' : `/api/v1/namespaces/${o.metadata.namespace}/${o.kind === 'Pod' ? 'pods' : 'services'}`, o);
-    }
-  }));
-  agent.destroy();
-}
-
-const ns = (i) => `audit-${i}`;
-/** Every tenth namespace is set to ambient by meshguard only, and its pods carry a sidecar: drift. */
-const drifting = (i) => i % 10 === 0;
-function clusterObjects() {
-  const out = { namespaces: [], rest: [] };
-  for (let i = 0; i < namespaces; i++) {
-    const labels = drifting(i) ? { 'meshguard.io/default-mode': 'ambient' } : { 'istio.io/dataplane-mode': 'ambient' };
-    out.namespaces.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns(i), labels } });
-  }
-  for (let s = 0; s < services; s++) {
-    const i = s % namespaces;
-    out.rest.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${s}`, namespace: ns(i), labels: { app: `app-${s}` } }, spec: { selector: { app: `app-${s}` }, ports: [{ name: 'http', port: 8080 }] } });
-  }
-  for (let p = 0; p < pods; p++) {
-    const i = p % namespaces;
-    const deployment = `app-${p % services}`;
-    const sidecar = drifting(i);
-    out.rest.push({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name: `${deployment}-7c9f6-${p}`,
-        namespace: ns(i),
-        labels: { app: deployment, 'pod-template-hash': '7c9f6' },
-        ...(sidecar && { annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } }),
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${deployment}-7c9f6`, uid: '00000000-0000-4000-8000-000000000001', controller: true }],
-      },
-      spec: { containers: [{ name: 'app', image: 'registry.example/app:1.0', ports: [{ containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '128Mi' } } }, ...(sidecar ? [{ name: 'istio-proxy', image: 'istio/proxyv2:1.31.0' }] : [])] },
-    });
-  }
-  return out;
-}
 
 /** Runs the built CLI's audit; the wall time, the process's peak RSS, and its JSON report. */
 function audit(kubeconfig) {
@@ -99,10 +41,8 @@ function audit(kubeconfig) {
 
 const cp = await startControlPlane();
 try {
-  const objects = clusterObjects();
   const t0 = performance.now();
-  await create(cp.info, objects.namespaces);
-  await create(cp.info, objects.rest);
+  await createObjects(cp.info, auditClusterObjects({ pods, services, namespaces }));
   log(`created ${namespaces} namespaces, ${services} services, ${pods} pods in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   const results = [];
   for (let r = 0; r < runs; r++) {

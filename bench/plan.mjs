@@ -8,12 +8,11 @@
 // Results: bench/results/plan-latest.json (git-ignored; dated copies are committed by hand).
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { e2eHarness } from './lib.mjs';
+import { createObjects, e2eHarness } from './lib.mjs';
 
 const { startControlPlane } = await e2eHarness();
 
@@ -73,37 +72,6 @@ function clusterObjects() {
   return docs;
 }
 
-function collection(o) {
-  if (o.kind === 'Namespace') return '/api/v1/namespaces';
-  if (o.kind === 'Service') return `/api/v1/namespaces/${o.metadata.namespace}/services`;
-  if (o.kind === 'Pod') return `/api/v1/namespaces/${o.metadata.namespace}/pods`;
-  return `/apis/security.istio.io/v1/namespaces/${o.metadata.namespace}/authorizationpolicies`;
-}
-
-/** POSTs objects, `concurrency` at a time over kept-alive connections; Namespaces first. */
-async function create(cp, objects, concurrency = 16) {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca: readFileSync(cp.caFile) });
-  const post = (o) =>
-    new Promise((ok, fail) => {
-      const body = JSON.stringify(o);
-      const req = request({ host: '127.0.0.1', port: cp.apiPort, method: 'POST', path: collection(o), agent, headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => (res.statusCode === 201 ? ok() : fail(new Error(`POST ${collection(o)}: ${res.statusCode} ${text.slice(0, 300)}`))));
-      });
-      req.on('error', fail);
-      req.end(body);
-    });
-  const first = objects.filter((o) => o.kind === 'Namespace');
-  for (const batch of [first, objects.filter((o) => o.kind !== 'Namespace')]) {
-    let next = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < batch.length) await post(batch[next++]);
-    }));
-  }
-  agent.destroy();
-}
-
 /**
  * One `meshguard plan` process: wall time from spawn to exit, its CPU time (user + system, from
  * bash's `time`: on a loaded machine wall time mostly measures the wait for a core), and the size
@@ -132,7 +100,7 @@ const cpuSeconds = Object.fromEntries(sources.map((s) => [s, { json: [], html: [
 let summary;
 try {
   const seedStart = performance.now();
-  await create(cp.info, objects);
+  await createObjects(cp.info, objects);
   log(`seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`);
   // Interleaved: live and files, JSON and HTML, round after round, so they share the machine's load.
   for (let r = 0; r < runs; r++)

@@ -8,14 +8,12 @@
 //   --baseline DIR   also measure another build (DIR/dist/cli.js, e.g. a checkout of an older commit),
 //                    interleaved with this one, so before and after share the machine's load.
 // Results: bench/results/scale-live-latest.json (dated copies are committed by hand).
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { latency, ratio, sleep, e2eHarness } from './lib.mjs';
+import { createObjects, e2eHarness, imageNodeFlags, latency, ratio, sleep, startServe } from './lib.mjs';
 import { scaleClusterObjects } from './scale.mjs';
 import { validationBodies } from './validation-bodies.mjs';
 
@@ -31,100 +29,14 @@ const startRounds = values.quick ? 1 : 3;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const log = (...a) => console.log(...a);
 const work = mkdtempSync(join(tmpdir(), 'meshguard-scale-live-'));
-/** The node flags a checkout's image runs meshguard with (its Dockerfile's ENTRYPOINT). */
-function imageNodeFlags(dir) {
-  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(dir, 'Dockerfile'), 'utf8'))[1]);
-  return entrypoint.slice(1, entrypoint.indexOf('dist/cli.js'));
-}
 // Each build runs as its image runs it.
 const builds = [{ name: 'current', cli: resolve('dist/cli.js'), nodeFlags: imageNodeFlags('.') }];
 if (values.baseline) builds.push({ name: 'baseline', cli: resolve(values.baseline, 'dist/cli.js'), nodeFlags: imageNodeFlags(values.baseline) });
 
-/** POSTs objects to the API server, `concurrency` at a time over kept-alive connections. */
-async function create(cp, objects, concurrency = 16) {
-  const ca = readFileSync(cp.caFile);
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca });
-  const post = (path, obj) =>
-    new Promise((ok, fail) => {
-      const body = JSON.stringify(obj);
-      const req = request({ host: '127.0.0.1', port: cp.apiPort, method: 'POST', path, agent, headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => (res.statusCode === 201 ? ok() : fail(new Error(`POST ${path}: ${res.statusCode} ${text.slice(0, 300)}`))));
-      });
-      req.on('error', fail);
-      req.end(body);
-    });
-  // Namespaces and the GatewayClass first: everything else lives in a namespace.
-  const first = objects.filter((o) => o.kind === 'Namespace' || o.kind === 'GatewayClass');
-  const rest = objects.filter((o) => !first.includes(o));
-  for (const batch of [first, rest]) {
-    let next = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < batch.length) {
-        const o = batch[next++];
-        await post(collection(o), o);
-      }
-    }));
-  }
-  agent.destroy();
-}
-
-function collection(o) {
-  const ns = o.metadata.namespace;
-  switch (o.kind) {
-    case 'Namespace': return '/api/v1/namespaces';
-    case 'Service': return `/api/v1/namespaces/${ns}/services`;
-    case 'GatewayClass': return '/apis/gateway.networking.k8s.io/v1/gatewayclasses';
-    case 'Gateway': return `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/gateways`;
-    case 'ServiceEntry': return `/apis/networking.istio.io/v1/namespaces/${ns}/serviceentries`;
-    default: throw new Error(`no collection for ${o.kind}`);
-  }
-}
-
-/** Starts `serve --kubeconfig`; resolves once /readyz answers 200, with the time that took. */
+/** Starts `serve --kubeconfig` on a cluster; resolves once /readyz answers 200. */
 async function startLive(build, cp, label) {
   const port = await freePort();
-  const logFile = join(work, `${build.name}-${label}-${port}.log`);
-  const started = performance.now();
-  const proc = spawn(process.execPath, [...build.nodeFlags, build.cli, 'serve', '--host', '127.0.0.1', '--port', String(port), '--certs-dir', join(work, 'certs'), '--kubeconfig', cp.kubeconfig, '--log-level', 'warn'], {
-    stdio: ['ignore', openSync(logFile, 'w'), 'inherit'],
-  });
-  let exited = false;
-  proc.on('exit', () => (exited = true));
-  const deadline = Date.now() + 300_000;
-  while ((await readyz(port)) !== 200) {
-    if (exited || Date.now() > deadline) throw new Error(`${build.name} (${label}) did not get ready: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
-    await sleep(100);
-  }
-  const readyMs = Math.round(performance.now() - started);
-  return {
-    port,
-    readyMs,
-    async memory() {
-      const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
-      const mb = (field) => Math.round(Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))[1]) / 1024);
-      return { rssMb: mb('VmRSS'), peakRssMb: mb('VmHWM') };
-    },
-    async stop() {
-      if (exited) return;
-      const done = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await Promise.race([done, sleep(25_000).then(() => proc.kill('SIGKILL'))]);
-    },
-  };
-}
-
-function readyz(port) {
-  return new Promise((ok) => {
-    const req = request({ host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false, agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on('end', () => ok(res.statusCode));
-    });
-    req.on('error', () => ok(0));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
+  return startServe({ cli: build.cli, nodeFlags: build.nodeFlags, port, logFile: join(work, `${build.name}-${label}-${port}.log`), args: ['--certs-dir', join(work, 'certs'), '--kubeconfig', cp.kubeconfig, '--log-level', 'warn'] });
 }
 
 const results = {
@@ -142,11 +54,11 @@ const small = await startControlPlane();
 const running = [];
 try {
   let t = performance.now();
-  await create(big.info, scaleClusterObjects(SIZES).map((o) => (o.kind === 'Service' ? { ...o, spec: { ...o.spec, clusterIP: 'None' } } : o)));
+  await createObjects(big.info, scaleClusterObjects(SIZES).map((o) => (o.kind === 'Service' ? { ...o, spec: { ...o.spec, clusterIP: 'None' } } : o)));
   results.loadSeconds = Math.round((performance.now() - t) / 100) / 10;
   log(`loaded ${SIZES.namespaces} namespaces, ${SIZES.services} Services, ${SIZES.waypoints} waypoints in ${results.loadSeconds} s`);
   const example = ['namespaces.yaml', 'waypoints.yaml'].flatMap((f) => parseAllDocuments(readFileSync(join('examples/cluster', f), 'utf8')).map((d) => d.toJS())).filter(Boolean);
-  await create(small.info, example);
+  await createObjects(small.info, example);
 
   // Time to ready and memory: each build started on the big cluster alone, in turn, `startRounds` times.
   for (const b of builds) results.builds[b.name] = { cli: b.cli, nodeFlags: b.nodeFlags, readyMs: [], rssMb: [], peakRssMb: [] };
