@@ -28,14 +28,22 @@ export interface AuditCacheOptions {
   onState?: (resource: Resource, state: ResourceState, objects: number) => void;
 }
 
+/** The kinds the audit watches itself: those the snapshot store cannot stand in for under this policy. */
+export function watchedResources(policy: Policy): Resource[] {
+  return RESOURCES.filter((r) => !auditReadsSnapshot(r, policy));
+}
+
 export class AuditCaches {
   private readonly tables = new Map<Resource, Map<string, KubeObject>>();
   private readonly states = new Map<Resource, ResourceState>();
   private readonly stops: Array<() => void> = [];
 
-  constructor(private readonly o: AuditCacheOptions) {
-    for (const r of RESOURCES) {
-      if (auditReadsSnapshot(r, o.policy)) continue;
+  // A field, not a parameter property: the audit worker runs src/ with type stripping under vitest.
+  private readonly o: AuditCacheOptions;
+
+  constructor(o: AuditCacheOptions) {
+    this.o = o;
+    for (const r of watchedResources(o.policy)) {
       this.tables.set(r, new Map());
       this.states.set(r, 'pending');
     }

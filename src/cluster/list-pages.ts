@@ -7,14 +7,16 @@ import { isRecord } from '../kube.js';
 /** Why a kind could not be read: each needs a different fix, so each is said apart. */
 export type ReadFailure = 'unreachable' | 'unauthorized' | 'forbidden' | 'not-served' | 'failed';
 
+// Fields, not parameter properties: the audit worker runs src/ with type stripping under vitest.
 export class ListError extends Error {
-  constructor(
-    readonly reason: ReadFailure,
-    message: string,
-    /** The HTTP status (or a watch ERROR event's code); 0 when none came back. */
-    readonly status = 0,
-  ) {
+  readonly reason: ReadFailure;
+  /** The HTTP status (or a watch ERROR event's code); 0 when none came back. */
+  readonly status: number;
+
+  constructor(reason: ReadFailure, message: string, status = 0) {
     super(message);
+    this.reason = reason;
+    this.status = status;
   }
 }
 

@@ -100,6 +100,16 @@ export function trimForSnapshot(kind: SnapshotKind, obj: KubeObject): KubeObject
 const key = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
 
 /**
+ * One write to a ClusterStore, as data: what a replica (the background audit's store in its worker,
+ * src/cluster-audit/audit-thread.ts) applies to stay the same as the store it follows.
+ */
+export type StoreChange =
+  | { op: 'upsert'; object: KubeObject }
+  | { op: 'remove'; kind: SnapshotKind; namespace: string | undefined; name: string }
+  | { op: 'replace'; kind: SnapshotKind; objects: KubeObject[] }
+  | { op: 'served'; kind: SnapshotKind; served: boolean };
+
+/**
  * The indexed, mutable store behind a snapshot. Informers (live) and file loaders (standalone and
  * `check`) write it through upsert/remove; the core only reads it through ClusterSnapshot.
  */
@@ -115,14 +125,42 @@ export class ClusterStore implements ClusterSnapshot {
   private readonly referrerTarget = new Map<string, string>();
   private readonly served = new Set<SnapshotKind>(SNAPSHOT_KINDS);
   private readonly ambientNamespaces = new Set<string>();
+  private readonly listeners = new Set<(change: StoreChange) => void>();
 
   constructor(objects: KubeObject[] = []) {
     for (const obj of objects) this.upsert(obj);
   }
 
+  /** Calls `listener` with every later write (as trimmed objects); returns the unsubscribe. */
+  subscribe(listener: (change: StoreChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The whole content as changes that rebuild it in an empty store (a new replica's start). */
+  changes(): StoreChange[] {
+    return SNAPSHOT_KINDS.flatMap((kind): StoreChange[] => [
+      { op: 'replace', kind, objects: [...this.table(kind).values()] },
+      { op: 'served', kind, served: this.served.has(kind) },
+    ]);
+  }
+
+  /** Applies a change another store announced. */
+  apply(change: StoreChange): void {
+    if (change.op === 'upsert') this.upsert(change.object);
+    else if (change.op === 'remove') this.remove(change.kind, change.namespace, change.name);
+    else if (change.op === 'replace') this.replace(change.kind, change.objects);
+    else this.setServed(change.kind, change.served);
+  }
+
+  private announce(change: StoreChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+
   setServed(kind: SnapshotKind, served: boolean): void {
     if (served) this.served.add(kind);
     else this.served.delete(kind);
+    this.announce({ op: 'served', kind, served });
   }
 
   has(kind: SnapshotKind): boolean {
@@ -134,28 +172,30 @@ export class ClusterStore implements ClusterSnapshot {
   }
 
   upsert(obj: KubeObject): void {
-    this.place(obj);
+    const placed = this.place(obj);
+    if (placed && this.listeners.size) this.announce({ op: 'upsert', object: placed });
   }
 
   /** Makes `objects` the whole content of `kind` (after a complete LIST): the others are removed. */
   replace(kind: SnapshotKind, objects: KubeObject[]): void {
-    const placed = new Set<string>();
+    const placed = new Map<string, KubeObject>();
     for (const obj of objects) {
       if (snapshotKindOf(obj) !== kind) continue;
-      const k = this.place(obj);
-      if (k !== undefined) placed.add(k);
+      const trimmed = this.place(obj);
+      if (trimmed) placed.set(key(trimmed.metadata?.namespace, nameOf(trimmed)!), trimmed);
     }
-    for (const [k, obj] of this.table(kind)) if (!placed.has(k)) this.remove(kind, obj.metadata?.namespace, nameOf(obj) ?? '');
+    for (const [k, obj] of this.table(kind)) if (!placed.has(k)) this.unplace(kind, obj.metadata?.namespace, nameOf(obj) ?? '');
+    if (this.listeners.size) this.announce({ op: 'replace', kind, objects: [...placed.values()] });
   }
 
-  /** Files an object under its kind and key (replacing what was there); returns the key. */
-  private place(input: KubeObject): string | undefined {
+  /** Files an object under its kind and key (replacing what was there); returns it as filed. */
+  private place(input: KubeObject): KubeObject | undefined {
     const kind = snapshotKindOf(input);
     const name = nameOf(input);
     if (!kind || !name) return undefined;
     const obj = trimForSnapshot(kind, input);
     const namespace = obj.metadata?.namespace;
-    this.remove(kind, namespace, name);
+    this.unplace(kind, namespace, name);
     const k = key(namespace, name);
     this.table(kind).set(k, obj);
     if (kind === 'Gateway') {
@@ -176,10 +216,15 @@ export class ClusterStore implements ClusterSnapshot {
     }
     if (kind === 'Namespace' || kind === 'Service' || kind === 'ServiceEntry') this.indexReferrer(kind, namespace, name, obj);
     if (kind === 'Namespace' && labelledMode(labelsOf(obj))?.defaultMode === 'ambient') this.ambientNamespaces.add(name);
-    return k;
+    return obj;
   }
 
   remove(kind: SnapshotKind, namespace: string | undefined, name: string): void {
+    this.unplace(kind, namespace, name);
+    if (this.listeners.size) this.announce({ op: 'remove', kind, namespace, name });
+  }
+
+  private unplace(kind: SnapshotKind, namespace: string | undefined, name: string): void {
     const k = key(namespace, name);
     const old = this.table(kind).get(k);
     if (!old || !this.table(kind).delete(k)) return;

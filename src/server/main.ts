@@ -5,19 +5,20 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { escapeLineSeparators } from '../client-text.js';
 import { storeFromDirectory } from '../cluster/from-files.js';
-import { AuditCaches } from '../cluster-audit/caches.js';
-import { startBackgroundAudit, type BackgroundAudit } from '../cluster-audit/background.js';
+import { startAuditThread } from '../cluster-audit/audit-thread.js';
+import type { BackgroundAudit } from '../cluster-audit/background.js';
+import { watchedResources } from '../cluster-audit/caches.js';
 import { REPORT_API, type ReportApiName } from '../cluster-audit/report-objects.js';
 import { ClusterInformers } from '../cluster/informers.js';
 import { ReportWriter } from '../cluster/report-writer.js';
 import { resourceName } from '../cluster/resources.js';
 import { NamespaceLookup, namespaceFetcher } from '../cluster/namespace-lookup.js';
 import { kubeConfig } from '../cluster/kubeconfig.js';
-import { ClusterStore, SNAPSHOT_KINDS } from '../cluster/snapshot.js';
+import { ClusterStore, SNAPSHOT_KINDS, type SnapshotKind } from '../cluster/snapshot.js';
+import type { ResourceState } from '../cluster/reader.js';
 import { DEFAULT_POLICY_FILE, loadPolicyFile, withIstioVersion } from '../policy/load.js';
 import { buildApp, type Readiness } from './app.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Policy } from '../policy/types.js';
 import { ensureDevCertificates, TLS_SERVER_OPTIONS, watchKeyPair } from './tls.js';
 
@@ -183,36 +184,32 @@ function trackConnections(server: unknown) {
 }
 
 /**
- * The background audit (live mode, --audit-interval > 0): its own watched caches for the kinds the
- * snapshot does not hold, the snapshot store for the others, the audit gauges as its first report
- * consumer and, with --reports, the report writer as its second. Readiness does not wait for these
- * caches: only the audit does.
+ * The background audit (live mode, --audit-interval > 0), in a worker thread of its own
+ * (cluster-audit/audit-worker.ts) so that its CPU and garbage collection do not hold up /mutate on
+ * this event loop: watched caches for the kinds the snapshot does not hold, a replica of the snapshot
+ * store for the others. Its reports come back here to the audit gauges, the first consumer, and with
+ * --reports the report writer, the second. Readiness does not wait for these caches: only the audit does.
  */
-function backgroundAudit(o: ServeOptions, live: { informers?: ClusterInformers; kc?: KubeConfig }, policy: Policy, log: Logger, metrics: Metrics) {
+function backgroundAudit(o: ServeOptions, live: ReturnType<typeof clusterSource>, policy: Policy, log: Logger, metrics: Metrics) {
   const { informers, kc } = live;
   if (!o.auditIntervalMs || !informers || !kc) return undefined;
-  const caches = new AuditCaches({
-    kc,
-    log,
-    policy,
+  const watched = watchedResources(policy).map(resourceName);
+  for (const kind of watched) metrics.cacheSynced.set({ kind }, 0);
+  const audit = startAuditThread({
     store: informers.store,
-    snapshotState: (kind) => informers.state.get(kind) ?? 'pending',
-    onState: (r, state, objects) => {
-      metrics.cacheSynced.set({ kind: resourceName(r) }, state === 'pending' ? 0 : 1);
-      metrics.cacheObjects.set({ kind: resourceName(r) }, objects);
-    },
-  });
-  for (const r of caches.watched()) metrics.cacheSynced.set({ kind: resourceName(r) }, 0);
-  caches.start();
-  const audit = startBackgroundAudit({
-    intervalMs: o.auditIntervalMs,
-    read: () => caches.read(),
-    synced: () => caches.synced(),
+    snapshotStates: informers.state,
+    kubeconfig: o.kubeconfig,
     policy,
-    log,
+    intervalMs: o.auditIntervalMs,
     sliceMs: o.auditSliceMs,
+    log,
+    onCache: (kind, state, objects) => {
+      metrics.cacheSynced.set({ kind }, state === 'pending' ? 0 : 1);
+      metrics.cacheObjects.set({ kind }, objects);
+    },
     onReport: [metrics.auditReport],
   });
+  live.onSnapshotState.push((kind, state) => audit.snapshotState(kind, state));
   const reports = o.reports && o.reports !== 'none' ? REPORT_API[o.reports] : undefined;
   if (reports) {
     const writer = new ReportWriter({ kc, api: reports, log, onError: metrics.reportError });
@@ -220,23 +217,20 @@ function backgroundAudit(o: ServeOptions, live: { informers?: ClusterInformers; 
       await writer.write(report, run);
     });
   }
-  log.info({ intervalMs: o.auditIntervalMs, watched: caches.watched().map(resourceName), reports: reports ? `${reports.group}/${reports.version}` : 'none' }, 'background audit on');
-  return {
-    audit,
-    async stop() {
-      await audit.stop();
-      caches.stop();
-    },
-  };
+  log.info({ intervalMs: o.auditIntervalMs, watched, reports: reports ? `${reports.group}/${reports.version}` : 'none' }, 'background audit on');
+  return { audit, stop: () => audit.stop() };
 }
 
 /** Live informers with a kubeconfig (flag, in-cluster or KUBECONFIG); else manifests from a directory; else empty. */
 function clusterSource(o: ServeOptions, log: Logger, metrics: Metrics) {
   const kc = kubeConfig(o.kubeconfig);
+  /** Told each snapshot kind's new state (the audit worker's replica follows it). */
+  const onSnapshotState: Array<(kind: SnapshotKind, state: ResourceState) => void> = [];
   if (kc && !o.clusterState) {
     const informers = new ClusterInformers(kc, log, (kind, state, objects) => {
       metrics.cacheSynced.set({ kind }, state === 'pending' ? 0 : 1);
       metrics.cacheObjects.set({ kind }, objects);
+      for (const listener of onSnapshotState) listener(kind, state);
     });
     for (const kind of SNAPSHOT_KINDS) metrics.cacheSynced.set({ kind }, 0);
     informers.start();
@@ -249,6 +243,7 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: Metrics) {
       stop: () => informers.stop(),
       namespaceLookup: new NamespaceLookup(namespaceFetcher(kc)),
       description: `live (${kc.getCurrentCluster()?.server ?? 'in-cluster'})`,
+      onSnapshotState,
     };
   }
   const store = o.clusterState ? storeFromDirectory(o.clusterState) : new ClusterStore();
@@ -265,5 +260,6 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: Metrics) {
     stop: () => {},
     namespaceLookup: undefined,
     description: o.clusterState ? `standalone (${o.clusterState})` : 'standalone (empty cluster)',
+    onSnapshotState,
   };
 }

@@ -50,7 +50,7 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS, wallMs
     void w?.terminate();
   };
   const spawn = () => {
-    const w = startWorker('re2-worker', { workerData: RE2_WORKER });
+    const w = startWorker('server/re2-worker', { workerData: RE2_WORKER });
     w.unref();
     w.on('message', ({ errors }: { errors: Array<string | null> }) => w === worker && running && finish(errors));
     w.on('error', (err: Error) => {

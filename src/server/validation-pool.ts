@@ -114,7 +114,7 @@ export function createValidationPool(o: PoolOptions) {
   const post = (slot: Slot, message: ToWorker, transfer?: ArrayBuffer[]) => slot.worker.postMessage(message, transfer);
 
   const start = (index: number): Slot => {
-    const worker: Worker = startWorker('validation-worker', { workerData: setup, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+    const worker: Worker = startWorker('server/validation-worker', { workerData: setup, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
     worker.unref();
     const slot: Slot = { worker, ready: false };
     slots[index] = slot;
