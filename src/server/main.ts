@@ -148,7 +148,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
     port,
     metricsPort,
     log,
-    audit: audit?.audit,
+    audit,
     close: () => (closed ??= close()),
   };
 }
@@ -218,7 +218,7 @@ function backgroundAudit(o: ServeOptions, live: ReturnType<typeof clusterSource>
     });
   }
   log.info({ intervalMs: o.auditIntervalMs, watched, reports: reports ? `${reports.group}/${reports.version}` : 'none' }, 'background audit on');
-  return { audit, stop: () => audit.stop() };
+  return audit;
 }
 
 /** Live informers with a kubeconfig (flag, in-cluster or KUBECONFIG); else manifests from a directory; else empty. */
