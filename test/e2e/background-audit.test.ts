@@ -4,25 +4,13 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clients, eventually } from './control-plane.js';
 import { createNamespace, startMeshguard, type Meshguard } from './meshguard-process.js';
+import { ambientPod, createL7SelectorPolicy, createSidecarPods, makePolicyL4 } from './seeded-violations.js';
 
 const cp = inject('controlPlane');
-const { core, custom, admission } = clients(cp);
+const { core, admission } = clients(cp);
 
 const NS = { drift: 'bga-drift', policy: 'bga-policy' } as const;
-const AP = { group: 'security.istio.io', version: 'v1', plural: 'authorizationpolicies' };
 
-/** A pod of Deployment `web` that Istio's injector gave a sidecar, in a namespace meshguard makes ambient. */
-const sidecarPod = (name: string) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: {
-    name,
-    labels: { app: 'web', 'pod-template-hash': '6b8d7' },
-    annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' },
-    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-6b8d7', uid: '0b7c6a52-0000-4000-8000-000000000002', controller: true }],
-  },
-  spec: { containers: [{ name: 'app', image: 'app:1' }, { name: 'istio-proxy', image: 'proxyv2:1' }] },
-});
 
 let meshguard: Meshguard;
 const violations = (namespace: string) => meshguard.metric('meshguard_audit_namespace_violations', { namespace });
@@ -34,18 +22,8 @@ beforeAll(async () => {
   expect(hooks.map((h) => h.metadata?.name).filter((n) => n?.includes('meshguard'))).toEqual([]);
   await createNamespace(cp, NS.drift, { 'meshguard.io/default-mode': 'ambient' });
   await createNamespace(cp, NS.policy, { 'istio.io/dataplane-mode': 'ambient' });
-  for (const name of ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb']) await core.createNamespacedPod({ namespace: NS.drift, body: sidecarPod(name) });
-  // An L7 rule in a policy that selects pods: ztunnel cannot enforce it, and no waypoint is named.
-  await custom.createNamespacedCustomObject({
-    ...AP,
-    namespace: NS.policy,
-    body: {
-      apiVersion: 'security.istio.io/v1',
-      kind: 'AuthorizationPolicy',
-      metadata: { name: 'no-deletes' },
-      spec: { selector: { matchLabels: { app: 'cart' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] },
-    },
-  });
+  await createSidecarPods(cp, NS.drift, ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb']);
+  await createL7SelectorPolicy(cp, NS.policy);
   meshguard = await startMeshguard(cp, { name: 'meshguard-bgaudit', auditInterval: '2s' });
 });
 
@@ -70,15 +48,8 @@ describe('meshguard serve --audit-interval', () => {
     // The fix pod-mode-drift asks for: the workload's pods created again, as meshguard's mutation makes
     // them in this namespace (ambient label and decision annotation, no sidecar).
     for (const name of ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb']) await core.deleteNamespacedPod({ name, namespace: NS.drift, gracePeriodSeconds: 0 });
-    const recreated = sidecarPod('web-6b8d7-ccccc');
-    recreated.metadata.labels = { ...recreated.metadata.labels, 'istio.io/dataplane-mode': 'ambient' } as typeof recreated.metadata.labels;
-    recreated.metadata.annotations = { 'meshguard.io/decision': 'ambient/namespace-default' } as unknown as typeof recreated.metadata.annotations;
-    recreated.spec.containers = [{ name: 'app', image: 'app:1' }];
-    await core.createNamespacedPod({ namespace: NS.drift, body: recreated });
-    // The policy's L7 rule made L4.
-    const ap = (await custom.getNamespacedCustomObject({ ...AP, namespace: NS.policy, name: 'no-deletes' })) as { spec: { rules: unknown } };
-    ap.spec.rules = [{ to: [{ operation: { ports: ['8080'] } }] }];
-    await custom.replaceNamespacedCustomObject({ ...AP, namespace: NS.policy, name: 'no-deletes', body: ap });
+    await core.createNamespacedPod({ namespace: NS.drift, body: ambientPod('web-6b8d7-ccccc') });
+    await makePolicyL4(cp, NS.policy);
     const fixedAt = Date.now() / 1000;
     await eventually('the fixed objects gone from the audit metrics', async () => (await violations(NS.drift)) === 0 && (await violations(NS.policy)) === 0, 30_000, 250);
     expect(await lastRun()).toBeGreaterThan(fixedAt);

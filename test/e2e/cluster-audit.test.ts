@@ -10,13 +10,13 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditReport } from '../../src/cluster-audit/run.js';
 import { clients, freePort } from './control-plane.js';
 import { CLI, createNamespace } from './meshguard-process.js';
+import { AUTHORIZATION_POLICIES, createL7SelectorPolicy, createServiceUsingMissingWaypoint, createSidecarPods } from './seeded-violations.js';
 
 const cp = inject('controlPlane');
 const { core, custom, admission, kc } = clients(cp);
 const run = promisify(execFile);
 
 const NS = { drift: 'aud-drift', policy: 'aud-policy', clean: 'aud-clean' } as const;
-const AP = { group: 'security.istio.io', version: 'v1', plural: 'authorizationpolicies' };
 
 /** `meshguard audit` as a user runs it: the exit status and the parsed JSON report. */
 async function audit(args: string[]): Promise<{ code: number; report: AuditReport; stderr: string }> {
@@ -31,18 +31,6 @@ async function audit(args: string[]): Promise<{ code: number; report: AuditRepor
 }
 const ours = ['--namespace', NS.drift, '--namespace', NS.policy, '--namespace', NS.clean];
 
-/** A pod of Deployment `web` (through its ReplicaSet) that Istio's injector gave a sidecar. */
-const sidecarPod = (name: string) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: {
-    name,
-    labels: { app: 'web', 'pod-template-hash': '6b8d7' },
-    annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' },
-    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-6b8d7', uid: '0b7c6a52-0000-4000-8000-000000000001', controller: true }],
-  },
-  spec: { containers: [{ name: 'app', image: 'app:1' }, { name: 'istio-proxy', image: 'proxyv2:1' }] },
-});
 
 beforeAll(async () => {
   // The point: these objects never met meshguard's webhooks.
@@ -53,26 +41,14 @@ beforeAll(async () => {
   await createNamespace(cp, NS.drift, { 'meshguard.io/default-mode': 'ambient' });
   await createNamespace(cp, NS.policy, { 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.clean, { 'istio.io/dataplane-mode': 'ambient' });
-  for (const name of ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb', 'web-6b8d7-ccccc']) await core.createNamespacedPod({ namespace: NS.drift, body: sidecarPod(name) });
-  await core.createNamespacedService({
-    namespace: NS.policy,
-    body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'cart', labels: { 'istio.io/use-waypoint': 'waypoint' } }, spec: { ports: [{ port: 80 }] } },
-  });
-  await custom.createNamespacedCustomObject({
-    ...AP,
-    namespace: NS.policy,
-    body: {
-      apiVersion: 'security.istio.io/v1',
-      kind: 'AuthorizationPolicy',
-      metadata: { name: 'no-deletes' },
-      spec: { selector: { matchLabels: { app: 'cart' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] },
-    },
-  });
+  await createSidecarPods(cp, NS.drift, ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb', 'web-6b8d7-ccccc']);
+  await createServiceUsingMissingWaypoint(cp, NS.policy);
+  await createL7SelectorPolicy(cp, NS.policy);
   // Clean objects: an ambient pod, a Service without a waypoint, an L4 policy.
   await core.createNamespacedPod({ namespace: NS.clean, body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'ok' }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } });
   await core.createNamespacedService({ namespace: NS.clean, body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ok' }, spec: { ports: [{ port: 80 }] } } });
   await custom.createNamespacedCustomObject({
-    ...AP,
+    ...AUTHORIZATION_POLICIES,
     namespace: NS.clean,
     body: { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'l4' }, spec: { selector: { matchLabels: { app: 'ok' } }, rules: [{ to: [{ operation: { ports: ['80'] } }] }] } },
   });

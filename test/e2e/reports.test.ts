@@ -15,6 +15,7 @@ import { ReportWriter } from '../../src/cluster/report-writer.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
 import { clients, installCrds } from './control-plane.js';
 import { createNamespace } from './meshguard-process.js';
+import { createL7SelectorPolicy, createServiceUsingMissingWaypoint, createSidecarPods } from './seeded-violations.js';
 
 const cp = inject('controlPlane');
 const { core, custom, admission, kc } = clients(cp);
@@ -26,20 +27,7 @@ const useWaypoint = (namespace: string, name: string, value: string | null) =>
 const REPORT_CRDS = fileURLToPath(new URL('./report-crds', import.meta.url));
 
 const NS = { drift: 'rep-drift', policy: 'rep-policy', clean: 'rep-clean', gone: 'rep-gone' } as const;
-const AP = { group: 'security.istio.io', version: 'v1', plural: 'authorizationpolicies' };
 
-/** A pod of Deployment `web` (through its ReplicaSet) that Istio's injector gave a sidecar. */
-const sidecarPod = (name: string) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: {
-    name,
-    labels: { app: 'web', 'pod-template-hash': '6b8d7' },
-    annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' },
-    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-6b8d7', uid: '0b7c6a52-0000-4000-8000-000000000002', controller: true }],
-  },
-  spec: { containers: [{ name: 'app', image: 'app:1' }, { name: 'istio-proxy', image: 'proxyv2:1' }] },
-});
 
 /** One audit of the live cluster, as the background audit runs it, handed to a writer. */
 async function auditAndWrite(writer: ReportWriter) {
@@ -77,21 +65,9 @@ beforeAll(async () => {
   await createNamespace(cp, NS.policy, { 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.clean, { 'istio.io/dataplane-mode': 'ambient' });
   await createNamespace(cp, NS.gone, { 'istio.io/dataplane-mode': 'ambient' });
-  for (const name of ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb']) await core.createNamespacedPod({ namespace: NS.drift, body: sidecarPod(name) });
-  await core.createNamespacedService({
-    namespace: NS.policy,
-    body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'cart', labels: { 'istio.io/use-waypoint': 'waypoint' } }, spec: { ports: [{ port: 80 }] } },
-  });
-  await custom.createNamespacedCustomObject({
-    ...AP,
-    namespace: NS.policy,
-    body: {
-      apiVersion: 'security.istio.io/v1',
-      kind: 'AuthorizationPolicy',
-      metadata: { name: 'no-deletes' },
-      spec: { selector: { matchLabels: { app: 'cart' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] },
-    },
-  });
+  await createSidecarPods(cp, NS.drift, ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb']);
+  await createServiceUsingMissingWaypoint(cp, NS.policy);
+  await createL7SelectorPolicy(cp, NS.policy);
   await core.createNamespacedService({ namespace: NS.clean, body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ok' }, spec: { ports: [{ port: 80 }] } } });
   await core.createNamespacedService({ namespace: NS.gone, body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'only' }, spec: { ports: [{ port: 80 }] } } });
 });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPORT_API } from '../../src/cluster-audit/report-objects.js';
 import { clients, eventually, installCrds } from './control-plane.js';
 import { createNamespace, startMeshguard, type Meshguard } from './meshguard-process.js';
+import { ambientPod, createL7SelectorPolicy, createServiceUsingMissingWaypoint, createSidecarPods, makePolicyL4 } from './seeded-violations.js';
 import { apply, renderChart, type Rendered } from './webhooks.js';
 
 const cp = inject('controlPlane');
@@ -22,20 +23,7 @@ const MANAGED = 'app.kubernetes.io/managed-by=meshguard';
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 const NS = { drift: 'srv-rep-drift', policy: 'srv-rep-policy' } as const;
-const AP = { group: 'security.istio.io', version: 'v1', plural: 'authorizationpolicies' };
 
-/** A pod of Deployment `web` (through its ReplicaSet) that Istio's injector gave a sidecar. */
-const sidecarPod = (name: string) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: {
-    name,
-    labels: { app: 'web', 'pod-template-hash': '6b8d7' } as Record<string, string>,
-    annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } as Record<string, string>,
-    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-6b8d7', uid: '0b7c6a52-0000-4000-8000-000000000002', controller: true }],
-  },
-  spec: { containers: [{ name: 'app', image: 'app:1' }, { name: 'istio-proxy', image: 'proxyv2:1' }] },
-});
 
 /** meshguard's Report in a namespace as stored, or undefined. */
 async function report(namespace: string): Promise<any> {
@@ -69,24 +57,9 @@ beforeAll(async () => {
 
   await createNamespace(cp, NS.drift, { 'meshguard.io/default-mode': 'ambient' });
   await createNamespace(cp, NS.policy, { 'istio.io/dataplane-mode': 'ambient' });
-  // A pod in the wrong mode: sidecar pods in a namespace meshguard now puts in ambient.
-  for (const name of ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb']) await core.createNamespacedPod({ namespace: NS.drift, body: sidecarPod(name) });
-  // A use-waypoint label naming a waypoint that does not exist.
-  await core.createNamespacedService({
-    namespace: NS.policy,
-    body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'cart', labels: { 'istio.io/use-waypoint': 'waypoint' } }, spec: { ports: [{ port: 80 }] } },
-  });
-  // An L7 rule in a policy that selects pods: ztunnel cannot enforce it, and no waypoint is named.
-  await custom.createNamespacedCustomObject({
-    ...AP,
-    namespace: NS.policy,
-    body: {
-      apiVersion: 'security.istio.io/v1',
-      kind: 'AuthorizationPolicy',
-      metadata: { name: 'no-deletes' },
-      spec: { selector: { matchLabels: { app: 'cart' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] },
-    },
-  });
+  await createSidecarPods(cp, NS.drift, ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb']);
+  await createServiceUsingMissingWaypoint(cp, NS.policy);
+  await createL7SelectorPolicy(cp, NS.policy);
 
   // The chart's ClusterRole and binding for reports.api=openreports, and a kubeconfig that acts as
   // the ServiceAccount they bind: whatever the replicas do, that role must allow.
@@ -125,19 +98,12 @@ describe('meshguard serve --reports openreports, two replicas under the chart\'s
     await core.patchNamespacedService({ namespace: NS.policy, name: 'cart', body: { metadata: { labels: { 'istio.io/use-waypoint': null } } } }, mergePatch);
     await reportHolds(NS.policy, ['AuthorizationPolicy/no-deletes authz-l7-needs-waypoint fail'], 30_000);
 
-    // The policy's L7 rule made L4.
-    const ap = (await custom.getNamespacedCustomObject({ ...AP, namespace: NS.policy, name: 'no-deletes' })) as { spec: { rules: unknown } };
-    ap.spec.rules = [{ to: [{ operation: { ports: ['8080'] } }] }];
-    await custom.replaceNamespacedCustomObject({ ...AP, namespace: NS.policy, name: 'no-deletes', body: ap });
+    await makePolicyL4(cp, NS.policy);
     await reportHolds(NS.policy, [], 30_000);
 
     // The fix pod-mode-drift asks for: the workload's pods created again as meshguard's mutation makes them here.
     for (const name of ['web-6b8d7-aaaaa', 'web-6b8d7-bbbbb']) await core.deleteNamespacedPod({ name, namespace: NS.drift, gracePeriodSeconds: 0 });
-    const recreated = sidecarPod('web-6b8d7-ccccc');
-    recreated.metadata.labels['istio.io/dataplane-mode'] = 'ambient';
-    recreated.metadata.annotations = { 'meshguard.io/decision': 'ambient/namespace-default' };
-    recreated.spec.containers = [{ name: 'app', image: 'app:1' }];
-    await core.createNamespacedPod({ namespace: NS.drift, body: recreated });
+    await core.createNamespacedPod({ namespace: NS.drift, body: ambientPod('web-6b8d7-ccccc') });
     await reportHolds(NS.drift, [], 30_000);
     expect((await report(NS.drift)).summary).toEqual({ pass: 0, fail: 0, warn: 0, error: 0, skip: 0 });
   });
