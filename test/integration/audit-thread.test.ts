@@ -5,13 +5,14 @@
 // was busy nearly all that time (bench:audit-serve measured /mutate p99 2.3x during audits).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type Running } from '../../src/server/main.js';
+import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 const PODS = 20_000;
 const pod = (i: number) => ({
@@ -49,17 +50,7 @@ describe('the background audit runs off the event loop', () => {
     dir = mkdtempSync(join(tmpdir(), 'meshguard-audit-thread-'));
     kubeconfig = join(dir, 'kubeconfig');
     const server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'u', user: { token: 't' } }],
-        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'x',
-      }),
-    );
+    writeKubeconfig(kubeconfig, server);
   });
   afterAll(async () => {
     await running?.close();

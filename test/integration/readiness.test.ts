@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type Running } from '../../src/server/main.js';
+import { writeKubeconfig } from '../helpers/kubeconfig.js';
 import { httpsCall } from '../helpers/https.js';
 
 /**
@@ -39,17 +40,7 @@ describe('/readyz waits for the cluster caches to sync', () => {
     dir = mkdtempSync(join(tmpdir(), 'meshguard-ready-'));
     const kubeconfig = join(dir, 'kubeconfig');
     const server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'u', user: { token: 't' } }],
-        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'x',
-      }),
-    );
+    writeKubeconfig(kubeconfig, server);
     running = await serve({ host: '127.0.0.1', port: 0, certsDir: dir, kubeconfig, log: pino({ level: process.env.DEBUG_LOG ? 'debug' : 'silent' }) });
     ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
   });

@@ -2,13 +2,14 @@
 // while the audit cannot run is said at startup (a warning naming why), and an unknown API is a
 // usage error. Writing the reports to a real kube-apiserver is test/e2e/serve-reports.test.ts.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportApiName } from '../../src/cluster-audit/report-objects.js';
 import { serve, type ServeOptions } from '../../src/server/main.js';
+import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 let dir: string;
 let kubeconfig: string;
@@ -16,17 +17,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'meshguard-reports-flag-'));
   // Live mode pointed at a port nothing listens on: the informers retry; the flags are what is read here.
   kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: 'http://127.0.0.1:1' } }],
-      users: [{ name: 'u', user: { token: 't' } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }),
-  );
+  writeKubeconfig(kubeconfig, 'http://127.0.0.1:1');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
