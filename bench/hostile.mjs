@@ -1,15 +1,16 @@
-// Hostile objects (issue 7, items 1-3): while each is being answered, a /mutate client on another
+// Hostile objects (issue 7, items 1-3; bench/hostile-cases.mjs), sent from a thread at nice 19
+// (bench/hostile-sender.mjs): while each is being answered, a /mutate client on another
 // connection (in its own thread, bench/mutate-client.mjs) measures its latency against an idle slice
 // taken just before (side by side, because the machine is shared). Also the hostile answer's time and
 // size, the audit line's size, the server's RSS during and after, and /metrics' size. Usage: npm run bench:hostile [-- --only regex-20,when-keys] [-- --window 4]
 import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { sleep, startProcess } from './lib.mjs';
+import { CASES } from './hostile-cases.mjs';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, window: { type: 'string' }, out: { type: 'string' } } });
 const only = values.only ? new Set(values.only.split(',')) : undefined;
@@ -19,70 +20,17 @@ const PORT = 18543;
 const METRICS_PORT = 18544;
 const logFile = join(work, 'audit.log');
 
-const review = (kind, group, version, object, namespace = 'shop') => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'b1e6b9a4-0000-4000-8000-000000000000',
-    kind: { group, version, kind },
-    resource: { group, version, resource: kind.length > 64 ? "things" : `${kind.toLowerCase()}s` },
-    namespace,
-    operation: 'CREATE',
-    userInfo: { username: 'bench' },
-    object,
-  },
-});
-let serial = 0;
-// Each pattern is new to the server (a fresh suffix), so no cache can answer it.
-const costlyPattern = () => `(?i)[\\pL\\pM\\pN]{360}q${serial++}`;
-const virtualService = (patterns) =>
-  review('VirtualService', 'networking.istio.io', 'v1', {
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'VirtualService',
-    metadata: { name: 'hostile', namespace: 'shop' },
-    spec: { hosts: ['reviews'], http: patterns.map((regex) => ({ match: [{ uri: { regex } }], route: [{ destination: { host: 'reviews' } }] })) },
-  });
-const authorizationPolicy = (spec) =>
-  review('AuthorizationPolicy', 'security.istio.io', 'v1', { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'hostile', namespace: 'shop' }, spec });
-
-/** Each case: how to make the next hostile request body(s), sent one batch at a time during the window. */
-const CASES = {
-  'regex-20': { about: 'VirtualService, 20 distinct (?i)[\\pL\\pM\\pN]{360}q<n> patterns (1.4 KiB)', bodies: () => [virtualService(Array.from({ length: 20 }, costlyPattern))] },
-  'regex-100': { about: 'VirtualService, 100 such patterns', bodies: () => [virtualService(Array.from({ length: 100 }, costlyPattern))] },
-  'regex-4x25': { about: '4 concurrent VirtualServices of 25 such patterns', bodies: () => Array.from({ length: 4 }, () => virtualService(Array.from({ length: 25 }, costlyPattern))) },
-  'regex-60000': { about: 'VirtualService, 60,000 distinct patterns (about 3 MiB)', bodies: () => [virtualService(Array.from({ length: 60_000 }, () => `^/p/${serial++}/[a-z]+$`))] },
-  'regex-1500-cheap': { about: 'VirtualService, 1,500 distinct cheap patterns (past the old 1,000-entry cache)', bodies: () => [virtualService(Array.from({ length: 1500 }, () => `^/p/${serial++}/[a-z]+$`))] },
-  'when-keys': {
-    about: 'AuthorizationPolicy, 60,000 removed when keys (2.5 MB)',
-    bodies: () => [authorizationPolicy({ rules: [{ to: [{ operation: { paths: ['/x'] } }], when: Array.from({ length: 60_000 }, (_, i) => ({ key: 'destination.labels[app]', values: [`v${i}`] })) }] })],
-  },
-  'target-refs': {
-    about: 'AuthorizationPolicy, 100,000 targetRefs (1.3 MB)',
-    bodies: () => [authorizationPolicy({ targetRefs: Array.from({ length: 100_000 }, (_, i) => ({ kind: 'Nope', group: 'x', name: `t${i}` })) })],
-  },
-  'kinds-20000': {
-    about: '20,000 reviews, each with a new kind name',
-    batch: 200,
-    bodies: () => Array.from({ length: 200 }, () => review(`Kind${serial++}`, 'example.com', 'v1', { metadata: { name: 'x' } })),
-  },
-  'kind-4mb': { about: 'reviews with a 4 MB kind name (a new one each)', bodies: () => [review(`K${serial++}${'k'.repeat(4 * 1024 * 1024)}`, 'example.com', 'v1', { metadata: { name: 'x' } })] },
-};
-
 const podReview = readFileSync('examples/reviews/pod-create-shop.json', 'utf8');
 const base = `https://127.0.0.1:${PORT}`;
 
-function post(agent, path, body, timeoutMs = 60_000) {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const req = request(`${base}${path}`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, rejectUnauthorized: false }, (res) => {
-      let bytes = 0;
-      res.on('data', (c) => (bytes += c.length));
-      res.on('end', () => resolve({ status: res.statusCode, bytes, ms: performance.now() - started }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve({ status: 0, error: err.message, bytes: 0, ms: performance.now() - started }));
-    req.end(body);
-  });
+/** One case's hostile objects for a window, from a thread at nice 19 (bench/hostile-sender.mjs); their answers. */
+function sendHostile(name) {
+  const serialBase = 10_000_000 * Object.keys(CASES).indexOf(name);
+  const worker = new Worker(new URL('./hostile-sender.mjs', import.meta.url), { workerData: { base, name, windowS, serialBase } });
+  return new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  }).finally(() => worker.terminate());
 }
 
 /** Sequential /mutate requests on one kept-alive connection, from their own thread, until `stop()`; latencies in ms. */
@@ -178,17 +126,10 @@ try {
         await sleep(25);
       }
     })();
-    const hostileAgent = new Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false });
     const client = mutateClient();
-    const answers = [];
-    const deadline = performance.now() + windowS * 1000;
-    do {
-      const bodies = c.bodies().map((b) => JSON.stringify(b));
-      answers.push(...(await Promise.all(bodies.map((b) => post(hostileAgent, '/validate', b)))));
-    } while (performance.now() < deadline);
+    const answers = await sendHostile(name);
     const during = await client.stop();
     const lagDuring = await eventLoopLag();
-    hostileAgent.destroy();
     sampling = false;
     await rssSampler;
     await sleep(2000);
@@ -217,6 +158,10 @@ try {
         `event-loop lag max ${lagIdle?.max} -> ${lagDuring?.max} ms; RSS ${r.rssMb.idle} / peak ${r.rssMb.peak} / after ${r.rssMb.after2s} MB; /metrics ${r.metricsBytes} B`,
     );
   }
+  // Past the validation workers' idle end (30 s): how near the first idle figure the process comes back.
+  await sleep(35_000);
+  results.rssAfterAllMb = { firstIdle: Object.values(results.cases)[0]?.rssMb.idle, after35s: Math.round(await meshguard.rssMb()) };
+  log(`RSS after all cases and 35 s: ${results.rssAfterAllMb.after35s} MB (first idle ${results.rssAfterAllMb.firstIdle} MB)`);
 } finally {
   await meshguard.stop();
 }
