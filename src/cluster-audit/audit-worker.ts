@@ -3,6 +3,7 @@
 // CPU and garbage collection stay off the event loop that answers /mutate. Each report goes to the
 // main thread, whose consumers (gauges, report writer) take it there.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { AUDIT_NICE, lowerThreadPriority } from '../server/thread-priority.js';
 import { pino } from 'pino';
 import { escapeLineSeparators } from '../client-text.js';
 import { kubeConfig } from '../cluster/kubeconfig.js';
@@ -40,6 +41,9 @@ export type FromAuditWorker =
 if (!isMainThread && parentPort && (workerData as AuditWorkerSetup | undefined)?.role === AUDIT_WORKER) {
   const port = parentPort;
   const setup = workerData as AuditWorkerSetup;
+  // A background job with no deadline: admission requests on the main thread (and the validation
+  // workers) go first whenever the pod's CPU is contended.
+  lowerThreadPriority(AUDIT_NICE);
   const post = (m: FromAuditWorker) => port.postMessage(m);
   const log = pino({ level: setup.logLevel, hooks: { streamWrite: escapeLineSeparators } });
   const kc = kubeConfig(setup.kubeconfig);

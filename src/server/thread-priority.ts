@@ -10,6 +10,9 @@ import { setPriority } from 'node:os';
  */
 export const WORKER_NICE = 10;
 
+/** The background audit's thread: no deadline at all, so it takes only what admission leaves (weight 15). */
+export const AUDIT_NICE = 19;
+
 /**
  * Lowers the priority of the calling thread only. Linux keeps a nice value per thread
  * (setpriority(2), "the nice value is a per-thread attribute"), and /proc/thread-self names the

@@ -5,13 +5,14 @@
 // was busy nearly all that time (bench:audit-serve measured /mutate p99 2.3x during audits).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type Running } from '../../src/server/main.js';
+import { AUDIT_NICE } from '../../src/server/thread-priority.js';
 import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 const PODS = 20_000;
@@ -72,5 +73,11 @@ describe('the background audit runs off the event loop', () => {
     // Busy: TLS set-up, the namespace list, this loop's polling and the report's gauges. The audit's
     // own list, trim and evaluation of 20,000 pods took nearly all of it on the main thread.
     expect(elu.utilization, `main-thread event-loop utilization ${elu.utilization.toFixed(2)}`).toBeLessThan(0.5);
+    // The audit's thread yields the CPU to admission: nice 19 (thread-priority.ts), read from /proc.
+    const nices = readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    });
+    expect(nices).toContain(AUDIT_NICE);
   });
 });
