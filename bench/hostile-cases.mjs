@@ -29,6 +29,12 @@ const authorizationPolicy = (spec) =>
 
 /** Each case: how to make the next hostile request body(s), sent one batch at a time during the window. */
 export const CASES = {
+  // The control: an ordinary object sent the same way (one after another, as fast as answered), to
+  // tell what any request stream costs /mutate on a shared event loop from what a hostile one adds.
+  'benign-vs': {
+    about: 'control: an ordinary VirtualService (10 routes, 2 regexes already cached), sent the same way',
+    bodies: () => [virtualService(Array.from({ length: 10 }, (_, i) => (i < 2 ? `^/api/v${i}/[a-z]+$` : `^/static${i}$`)))],
+  },
   'regex-20': { about: 'VirtualService, 20 distinct (?i)[\\pL\\pM\\pN]{360}q<n> patterns (1.4 KiB)', bodies: () => [virtualService(Array.from({ length: 20 }, costlyPattern))] },
   'regex-100': { about: 'VirtualService, 100 such patterns', bodies: () => [virtualService(Array.from({ length: 100 }, costlyPattern))] },
   'regex-4x25': { about: '4 concurrent VirtualServices of 25 such patterns', bodies: () => Array.from({ length: 4 }, () => virtualService(Array.from({ length: 25 }, costlyPattern))) },
