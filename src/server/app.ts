@@ -166,13 +166,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   // A /validate body of megabytes is parsed in a worker thread, which also decides what needs no
   // cluster state (the costly hostile shapes), so /mutate on this event loop never waits behind it.
-  const inlineBytes = opts.validation?.inlineBytes ?? VALIDATION_LIMITS.inlineBytes;
+  const { inlineBytes = VALIDATION_LIMITS.inlineBytes, ...poolLimits } = opts.validation ?? {};
   const pool = createValidationPool({
     snapshot: opts.store,
     policy: opts.policy,
     namespaceLookup: opts.namespaceLookup,
     onNamespaceLookup: (result) => opts.metrics.namespaceLookup(result),
-    ...opts.validation,
+    ...poolLimits,
   });
   app.addHook('onClose', () => pool.close());
   const validateHere = (body: Buffer, reply: FastifyReply, started: bigint) => {
