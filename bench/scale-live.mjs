@@ -4,7 +4,8 @@
 // Measures time to ready (spawn to /readyz 200), RSS once ready (VmRSS) and its peak (VmHWM, what a
 // memory limit must hold), and /validate p99 on the big cluster against the small one, round-robin.
 //
-// Usage: npm run bench:scale [-- --quick] [-- --baseline DIR] [-- --sizes 500,5000,200]
+// Usage: npm run bench:scale [-- --quick] [-- --baseline DIR] [-- --sizes 500,5000,200] [-- --audit-interval 0]
+// (--audit-interval: passed to serve; without it, serve's default, the background audit on)
 //   --baseline DIR   also measure another build (DIR/dist/cli.js, e.g. a checkout of an older commit),
 //                    interleaved with this one, so before and after share the machine's load.
 // Results: bench/results/scale-live-latest.json (dated copies are committed by hand).
@@ -19,7 +20,7 @@ import { validationBodies } from './validation-bodies.mjs';
 
 const { startControlPlane, freePort } = await e2eHarness();
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, baseline: { type: 'string' }, sizes: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, baseline: { type: 'string' }, sizes: { type: 'string' }, 'audit-interval': { type: 'string' } } });
 // --sizes N,S,W: a smaller cluster, to try the script out (the recorded runs use the default).
 const [namespaces, services, waypoints] = (values.sizes ?? '5000,50000,2000').split(',').map(Number);
 const SIZES = { namespaces, services, waypoints };
@@ -36,7 +37,7 @@ if (values.baseline) builds.push({ name: 'baseline', cli: resolve(values.baselin
 /** Starts `serve --kubeconfig` on a cluster; resolves once /readyz answers 200. */
 async function startLive(build, cp, label) {
   const port = await freePort();
-  return startServe({ cli: build.cli, nodeFlags: build.nodeFlags, port, logFile: join(work, `${build.name}-${label}-${port}.log`), args: ['--certs-dir', join(work, 'certs'), '--kubeconfig', cp.kubeconfig, '--log-level', 'warn'] });
+  return startServe({ cli: build.cli, nodeFlags: build.nodeFlags, port, logFile: join(work, `${build.name}-${label}-${port}.log`), args: ['--certs-dir', join(work, 'certs'), '--kubeconfig', cp.kubeconfig, '--log-level', 'warn', ...(values['audit-interval'] ? ['--audit-interval', values['audit-interval']] : [])] });
 }
 
 const results = {
