@@ -203,10 +203,7 @@ function backgroundAudit(o: ServeOptions, live: ReturnType<typeof clusterSource>
     intervalMs: o.auditIntervalMs,
     sliceMs: o.auditSliceMs,
     log,
-    onCache: (kind, state, objects) => {
-      metrics.cacheSynced.set({ kind }, state === 'pending' ? 0 : 1);
-      metrics.cacheObjects.set({ kind }, objects);
-    },
+    onCache: (kind, state, objects) => metrics.cacheState(kind, state, objects),
     onReport: [metrics.auditReport],
   });
   live.onSnapshotState.push((kind, state) => audit.snapshotState(kind, state));
@@ -228,8 +225,7 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: Metrics) {
   const onSnapshotState: Array<(kind: SnapshotKind, state: ResourceState) => void> = [];
   if (kc && !o.clusterState) {
     const informers = new ClusterInformers(kc, log, (kind, state, objects) => {
-      metrics.cacheSynced.set({ kind }, state === 'pending' ? 0 : 1);
-      metrics.cacheObjects.set({ kind }, objects);
+      metrics.cacheState(kind, state, objects);
       for (const listener of onSnapshotState) listener(kind, state);
     });
     for (const kind of SNAPSHOT_KINDS) metrics.cacheSynced.set({ kind }, 0);
@@ -247,10 +243,7 @@ function clusterSource(o: ServeOptions, log: Logger, metrics: Metrics) {
     };
   }
   const store = o.clusterState ? storeFromDirectory(o.clusterState) : new ClusterStore();
-  for (const kind of SNAPSHOT_KINDS) {
-    metrics.cacheSynced.set({ kind }, 1);
-    metrics.cacheObjects.set({ kind }, store.size(kind));
-  }
+  for (const kind of SNAPSHOT_KINDS) metrics.cacheState(kind, 'synced', store.size(kind));
   return {
     informers: undefined,
     kc: undefined,

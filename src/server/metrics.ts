@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Outcome } from '../admission/outcome.js';
 import type { AuditRun } from '../cluster-audit/background.js';
 import type { AuditReport } from '../cluster-audit/run.js';
+import type { ResourceState } from '../cluster/reader.js';
 import { VALIDATED_KINDS } from '../validate/index.js';
 
 export type Webhook = 'mutate' | 'validate';
@@ -110,6 +111,11 @@ export function createMetrics() {
     /** The background audit's report consumer: every audit gauge now says what this report says. */
     auditReport: (report: AuditReport, run: AuditRun) => audit.set(report, run),
     cacheObjects,
+    /** A watched cache's state and size (the snapshot's informers, the background audit's own watches). */
+    cacheState(kind: string, state: ResourceState, objects: number) {
+      cacheSynced.set({ kind }, state === 'pending' ? 0 : 1);
+      cacheObjects.set({ kind }, objects);
+    },
     /** The report writer's onError: a list, apply or delete of a report kind failed. */
     reportError: (kind: string, reason: string) => void reportErrors.inc({ kind, reason }),
     namespaceLookup(result: 'fetched' | 'not-found' | 'failed') {

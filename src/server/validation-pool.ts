@@ -137,9 +137,7 @@ export function createValidationPool(o: PoolOptions) {
   const clock = (slot: Slot, job: Job) => {
     job.clockStarted = performance.now();
     job.timer = setTimeout(() => {
-      if (slot.job !== job) return;
-      unfinished(slot, `it took longer than ${deadlineMs} ms`);
-      void slot.worker.terminate();
+      if (slot.job === job) unfinished(slot, `it took longer than ${deadlineMs} ms`);
     }, job.leftMs);
   };
   const stopClock = (job: Job) => {
@@ -152,22 +150,23 @@ export function createValidationPool(o: PoolOptions) {
     const index = slots.indexOf(slot);
     if (index >= 0) slots[index] = undefined;
   };
+  /** Takes a slot's worker out of the pool and ends it (for one that has exited, ending is a no-op). */
+  const end = (slot: Slot) => {
+    retire(slot);
+    void slot.worker.terminate();
+  };
   const finish = (slot: Slot, answer: PoolAnswer | Error) => {
     const job = slot.job!;
     stopClock(job);
     slot.job = undefined;
     if (answer instanceof Error) job.fail(answer);
     else job.done(answer);
-    if (slots.includes(slot) && job.bytes > recycleBytes) {
-      retire(slot);
-      void slot.worker.terminate();
-    } else if (slots.includes(slot)) {
-      slot.idle = setTimeout(() => {
-        if (slot.job || !slots.includes(slot)) return;
-        retire(slot);
-        void slot.worker.terminate();
-      }, idleMs);
-      slot.idle.unref();
+    if (slots.includes(slot)) {
+      if (job.bytes > recycleBytes) end(slot);
+      else {
+        slot.idle = setTimeout(() => !slot.job && end(slot), idleMs);
+        slot.idle.unref();
+      }
     }
     next();
   };
@@ -176,8 +175,8 @@ export function createValidationPool(o: PoolOptions) {
    * a refusal (Fail) or an admission (Ignore), as kube-apiserver does with any webhook error.
    */
   const unfinished = (slot: Slot, reason: string) => {
-    // The slot is dead; a fresh worker takes the next job.
-    retire(slot);
+    // The slot is done for; a fresh worker takes the next job.
+    end(slot);
     finish(slot, { type: 'refused', status: 413, message: `the AdmissionReview could not be checked: ${reason}` });
   };
 
