@@ -5,7 +5,7 @@
 // was busy nearly all that time (bench:audit-serve measured /mutate p99 2.3x during audits).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type Running } from '../../src/server/main.js';
 import { AUDIT_NICE } from '../../src/server/thread-priority.js';
 import { writeKubeconfig } from '../helpers/kubeconfig.js';
+import { threadNices } from '../helpers/threads.js';
 
 const PODS = 20_000;
 const pod = (i: number) => ({
@@ -74,10 +75,6 @@ describe('the background audit runs off the event loop', () => {
     // own list, trim and evaluation of 20,000 pods took nearly all of it on the main thread.
     expect(elu.utilization, `main-thread event-loop utilization ${elu.utilization.toFixed(2)}`).toBeLessThan(0.5);
     // The audit's thread yields the CPU to admission: nice 19 (thread-priority.ts), read from /proc.
-    const nices = readdirSync('/proc/self/task').map((tid) => {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-    });
-    expect(nices).toContain(AUDIT_NICE);
+    expect(threadNices().map((t) => t.nice)).toContain(AUDIT_NICE);
   });
 });

@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { WORKER_NICE } from '../../src/server/thread-priority.js';
 import { testApp } from '../helpers/app.js';
+import { threadNices } from '../helpers/threads.js';
 import { namespace, pod, podReview, review } from '../helpers/objects.js';
 
 // Issue 7: /validate bodies over 64 KiB are parsed in worker threads (src/server/validation-pool.ts),
@@ -111,20 +112,14 @@ describe('validation workers', () => {
   });
 
   it('runs its validation workers and the regex compile worker at nice 10 while the main thread keeps its priority (thread-priority.ts)', async () => {
-    const nices = () =>
-      readdirSync('/proc/self/task').map((tid) => {
-        // Field 19 of /proc/<tid>/stat, counted after the ")" that ends the thread's name.
-        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        return { tid: Number(tid), nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) };
-      });
-    const before = new Set(nices().map((t) => t.tid));
+    const before = new Set(threadNices().map((t) => t.tid));
     const { app } = testApp([namespace('shop')]);
     // A body over 64 KiB starts one validation worker; a regex starts the compile worker.
     expect((await app.inject({ method: 'POST', url: '/validate', headers: json, payload: thing200KB() })).statusCode).toBe(200);
     const res = await app.inject({ method: 'POST', url: '/validate', headers: json, payload: JSON.stringify(virtualService(['^/a/[0-9]+$'])) });
     expect(res.json().response.allowed).toBe(true);
-    const started = nices().filter((t) => !before.has(t.tid));
-    const main = nices().find((t) => t.tid === process.pid);
+    const started = threadNices().filter((t) => !before.has(t.tid));
+    const main = threadNices().find((t) => t.tid === process.pid);
     await app.close();
     // The validation worker and the regex compile worker (libuv's pool threads may come too, at 0).
     expect(started.filter((t) => t.nice === WORKER_NICE).length).toBe(2);
