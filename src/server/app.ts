@@ -172,6 +172,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     policy: opts.policy,
     namespaceLookup: opts.namespaceLookup,
     onNamespaceLookup: (result) => opts.metrics.namespaceLookup(result),
+    regexVerdicts: (patterns) => regexes.verdicts(patterns),
     ...poolLimits,
   });
   app.addHook('onClose', () => pool.close());

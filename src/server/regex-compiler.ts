@@ -1,8 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { AdmissionRequest } from '../admission/review.js';
-import { isRecord } from '../kube.js';
-import { compileCache, planRegexes, type RegexProblem, type RegexVerdicts } from '../validate/regex.js';
-import { checksRegexes, regexesOf } from '../validate/virtual-service.js';
+import { compileCache, type RegexProblem, type RegexVerdicts } from '../validate/regex.js';
+import { regexesToCompile } from '../validate/virtual-service.js';
 import { RE2_WORKER } from './re2-worker.js';
 import { startWorker } from './worker-thread.js';
 
@@ -119,11 +118,8 @@ export function createRegexCompiler(timeoutMs = REGEX_COMPILE_TIMEOUT_MS, wallMs
 
     /** The verdicts an AdmissionRequest's validation will need, or undefined when it compiles nothing. */
     async forRequest(req: AdmissionRequest): Promise<RegexVerdicts | undefined> {
-      if (!isRecord(req.object) || !checksRegexes({ group: req.kind.group, kind: req.kind.kind, operation: req.operation })) return undefined;
-      const plan = planRegexes(regexesOf(req.object).map((r) => r.pattern));
-      // Over the budget the validator denies the object without compiling anything.
-      if (plan.exceeded !== undefined) return undefined;
-      return this.verdicts(plan.compile);
+      const patterns = regexesToCompile({ group: req.kind.group, kind: req.kind.kind, operation: req.operation, object: req.object ?? undefined });
+      return patterns && this.verdicts(patterns);
     },
 
     async close(): Promise<void> {

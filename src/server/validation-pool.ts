@@ -5,6 +5,7 @@ import type { AuditSubject, NamespaceLookupRecord } from '../audit/record.js';
 import type { NamespaceLookup } from '../cluster/namespace-lookup.js';
 import type { ClusterSnapshot } from '../cluster/snapshot.js';
 import type { Policy } from '../policy/types.js';
+import type { RegexVerdicts } from '../validate/regex.js';
 import { VALIDATION_WORKER, type FromWorker, type NamespaceAnswer, type ToWorker, type WorkerSetup } from './validation-worker.js';
 import { startWorker } from './worker-thread.js';
 
@@ -58,6 +59,8 @@ export interface PoolOptions {
   snapshot: ClusterSnapshot;
   policy: Policy;
   namespaceLookup?: NamespaceLookup;
+  /** RE2's verdicts on a worker's patterns: the server's regex compiler, with its cache and budget. */
+  regexVerdicts: (patterns: string[]) => Promise<RegexVerdicts>;
   onNamespaceLookup?: (result: NamespaceLookupRecord['result']) => void;
   workers?: number;
   deadlineMs?: number;
@@ -194,14 +197,17 @@ export function createValidationPool(o: PoolOptions) {
       const { apiVersion, uid, subject, outcome, lookup } = m;
       finish(slot, { type: 'decided', apiVersion, uid, subject, outcome, ...(lookup && { lookup }) });
     } else if (m.type === 'failed') finish(slot, new Error(`validation worker: ${m.message}`));
-    else if (m.type === 'need-namespace') {
-      stopClock(job);
-      void lookUp(m.name).then((answer) => {
-        if (slot.job !== job) return;
-        post(slot, { type: 'namespace', id: job.id, answer });
-        clock(slot, job);
-      });
-    }
+    // The clock stops while the main thread answers: a namespace GET and the regexes' compile have their own bounds.
+    else if (m.type === 'need-namespace') ask(slot, job, lookUp(m.name), (answer) => ({ type: 'namespace', id: job.id, answer }));
+    else if (m.type === 'need-regexes') ask(slot, job, o.regexVerdicts(m.patterns), (verdicts) => ({ type: 'regexes', id: job.id, verdicts }));
+  };
+  const ask = <T,>(slot: Slot, job: Job, answer: Promise<T>, message: (answer: T) => ToWorker) => {
+    stopClock(job);
+    void answer.then((a) => {
+      if (slot.job !== job) return;
+      post(slot, message(a));
+      clock(slot, job);
+    });
   };
 
   /** The request's namespace from the cache, else (live mode) from the API server, never guessed. */

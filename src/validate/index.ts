@@ -45,6 +45,20 @@ export const VALIDATED_KINDS: Record<string, readonly string[]> = {
   '': ['Namespace', 'Service', 'Pod'],
 };
 
+/**
+ * Kinds whose rules read nothing of the cluster but the request's namespace (for its enforcement):
+ * only virtual-service.ts (regexes) and deprecations.ts look at them. The webhook's validation workers,
+ * which hold no copy of the cluster, decide these with the namespace the main thread gives them
+ * (test/unit/validate/namespace-only-kinds.test.ts fails if a rule for them reads anything else).
+ */
+export const NAMESPACE_ONLY_KINDS: Record<string, readonly string[]> = {
+  'networking.istio.io': ['VirtualService', 'DestinationRule', 'Gateway', 'Sidecar'],
+};
+
+/** Whether an object's rules need only its namespace of the cluster (NAMESPACE_ONLY_KINDS). */
+export const needsOnlyNamespace = (input: Pick<ValidationInput, 'group' | 'kind'>): boolean =>
+  Object.hasOwn(NAMESPACE_ONLY_KINDS, input.group) && NAMESPACE_ONLY_KINDS[input.group].includes(input.kind);
+
 /** Every rule family, in the order their findings are listed. */
 export const VALIDATORS: readonly Validator[] = [
   validateAuthorizationPolicy,

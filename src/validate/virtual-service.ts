@@ -1,5 +1,6 @@
 import { clientText, quoted } from '../client-text.js';
 import { finding, type Finding } from '../findings.js';
+import { isRecord } from '../kube.js';
 import type { Policy } from '../policy/types.js';
 import { findPaths } from './deprecations.js';
 import type { ValidationInput, Validator } from './index.js';
@@ -61,6 +62,16 @@ export function regexesOf(object: unknown): Array<{ path: string; pattern: strin
 /** Whether the server should compile this object's regexes: the same condition the validator starts with. */
 export const checksRegexes = (input: Pick<ValidationInput, 'group' | 'kind' | 'operation'>) =>
   input.group === 'networking.istio.io' && input.kind === 'VirtualService' && (input.operation === 'CREATE' || input.operation === 'UPDATE');
+
+/**
+ * The patterns the server compiles (off the event loop) before validating this object: undefined when
+ * the validator compiles nothing (another kind, or over the budget, which it denies without compiling).
+ */
+export function regexesToCompile(input: Pick<ValidationInput, 'group' | 'kind' | 'operation' | 'object'>): string[] | undefined {
+  if (!isRecord(input.object) || !checksRegexes(input)) return undefined;
+  const plan = planRegexes(regexesOf(input.object).map((r) => r.pattern));
+  return plan.exceeded === undefined ? plan.compile : undefined;
+}
 
 /** Regexes in a VirtualService, checked with RE2 as istiod and Envoy will. Any version; CREATE and UPDATE. */
 export const validateVirtualService: Validator = (input, { policy, regexVerdicts }) => {

@@ -1,9 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { WORKER_NICE } from '../../src/server/thread-priority.js';
+import { validateBody } from '../../src/server/validation-worker.js';
 import { testApp } from '../helpers/app.js';
 import { threadNices } from '../helpers/threads.js';
-import { namespace, pod, podReview, review } from '../helpers/objects.js';
+import { namespace, pod, podReview, policy, review } from '../helpers/objects.js';
 
 // Issue 7: /validate bodies over 64 KiB are parsed in worker threads (src/server/validation-pool.ts),
 // so /mutate on the event loop never waits behind a large or hostile object, and a worker past its
@@ -67,7 +68,7 @@ describe('validation workers', () => {
     expect(lines.at(-1)).toMatchObject({ webhook: 'validate', kind: 'Thing', result: 'allowed' });
   });
 
-  it('hands a large object within the budget back to the main thread, which decides it with the cluster and its regexes', async () => {
+  it('decides a large VirtualService in the worker, with RE2 verdicts from the main thread\'s compiler and cache (its rules read only the namespace)', async () => {
     const { app, lines } = testApp([namespace('shop', { 'istio.io/dataplane-mode': 'ambient' })]);
     // Over 64 KiB (inlineBytes) but within the budget: 4,000 hosts and a regex RE2 refuses.
     const body = virtualService(['(?=x)']) as unknown as { request: { uid: string; object: { spec: { hosts: string[] } } } };
@@ -77,6 +78,44 @@ describe('validation workers', () => {
     await app.close();
     expect(res.json().response).toMatchObject({ uid: body.request.uid, allowed: false, status: { message: expect.stringMatching(/^\[regex-invalid\]/) } });
     expect(lines.at(-1)).toMatchObject({ webhook: 'validate', kind: 'VirtualService', result: 'denied', rules: ['regex-invalid'] });
+  });
+
+  it('hands a large object whose rules read the cluster back to the main thread, which decides it with the cluster', async () => {
+    const { app, lines } = testApp([namespace('shop', { 'istio.io/dataplane-mode': 'ambient' })]);
+    // Over 64 KiB, within the budget: an L7 policy bound by selector to ztunnel, which cannot enforce it.
+    const paths = Array.from({ length: 4000 }, (_, i) => `/api/v1/items/${i}`);
+    const body = authorizationPolicy({ selector: { matchLabels: { app: 'reviews' } }, action: 'DENY', rules: [{ to: [{ operation: { paths } }] }] });
+    expect(JSON.stringify(body).length).toBeGreaterThan(64 * 1024);
+    const res = await app.inject({ method: 'POST', url: '/validate', headers: json, payload: JSON.stringify(body) });
+    await app.close();
+    expect(res.json().response).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/^\[authz-l7-/) } });
+    expect(lines.at(-1)).toMatchObject({ webhook: 'validate', kind: 'AuthorizationPolicy', result: 'denied' });
+  });
+
+  it('asks the main thread only for what a worker-decided object needs: the namespace, then the regexes the plan compiles (validateBody)', async () => {
+    const run = async (reviewBody: unknown) => {
+      const said: Array<{ type: string }> = [];
+      const asked: string[][] = [];
+      await validateBody(Buffer.from(JSON.stringify(reviewBody)), {
+        policy,
+        namespace: () => Promise.resolve({ result: 'cached', namespace: namespace('shop') }),
+        regexes: (patterns) => {
+          asked.push(patterns);
+          return Promise.resolve(new Map(patterns.map((p) => [p, p === '(?=x)' ? { kind: 'invalid' as const, reason: 'lookahead' } : undefined])));
+        },
+        say: (m) => said.push(m),
+      });
+      return Object.assign(said, { asked });
+    };
+    const vs = await run(virtualService(['^/a/[0-9]+$', '(?=x)', '^/a/[0-9]+$']));
+    expect(vs.map((m) => m.type)).toEqual(['decided']);
+    expect(vs.asked).toEqual([['^/a/[0-9]+$', '(?=x)']]);
+    expect((vs[0] as unknown as { outcome: { allowed: boolean; findings: { rule: string }[] } }).outcome).toMatchObject({ allowed: false, findings: [{ rule: 'regex-invalid' }] });
+    // Over the regex budget (512): denied without compiling anything.
+    const over = await run(virtualService(Array.from({ length: 600 }, (_, i) => `^/p/${i}$`)));
+    expect((over[0] as unknown as { outcome: { findings: { rule: string }[] } }).outcome.findings.map((f) => f.rule)).toEqual(['regex-budget-exceeded']);
+    expect(over.asked).toEqual([]);
+    expect((await run(authorizationPolicy({ action: 'DENY' }))).map((m) => m.type)).toEqual(['handback']);
   });
 
   it('refuses with a 413, not a 500, a body its worker could not parse within the deadline', async () => {
