@@ -12,6 +12,7 @@ import { admitValidation } from '../validate/admit.js';
 import { governingNamespace } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
 import { TLS_SERVER_OPTIONS } from './tls.js';
+import { createTurns } from './turns.js';
 import type { Metrics, Webhook } from './metrics.js';
 import { createRegexCompiler } from './regex-compiler.js';
 import { createValidationPool, VALIDATION_LIMITS, type PoolOptions } from './validation-pool.js';
@@ -176,7 +177,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ...poolLimits,
   });
   app.addHook('onClose', () => pool.close());
-  const validateHere = (body: Buffer, reply: FastifyReply, started: bigint) => {
+  // Each /validate decided here waits for its own event-loop turn (turns.ts), so a client with many in
+  // flight cannot put all of their work in front of a /mutate that arrived with them.
+  const turns = createTurns();
+  const validateHere = async (body: Buffer, reply: FastifyReply, started: bigint) => {
+    await turns.next();
     const parsed = parseReviewBody(body);
     if (parsed.ok) return answer('validate', parsed.value, reply, started);
     opts.metrics.invalid('validate');
