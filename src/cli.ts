@@ -12,7 +12,7 @@ Usage:
   meshguard serve [--port 8443] [--metrics-port 9090] [--tls-cert FILE --tls-key FILE]
                   [--policy FILE] [--istio-version 1.N] [--kubeconfig FILE | --cluster-state DIR] [--log-level info]
                   [--shutdown-delay 5s] [--max-connections 1000] [--audit-interval 5m (0: off)]
-                  [--reports openreports|wgpolicyk8s|none]
+                  [--reports openreports|wgpolicyk8s|none] [--pod-checks mutating|validating]
   meshguard check [--policy FILE] [--istio-version 1.N] [--format text|json|sarif] PATH...
   meshguard audit [--kubeconfig FILE | --cluster-state DIR] [--namespace NS]... [--policy FILE]
                   [--istio-version 1.N] [--format text|json|sarif] [--fail-on error|warning|never]
@@ -70,18 +70,22 @@ async function serveCommand(args: string[]): Promise<number> {
       'max-connections': { type: 'string', default: '1000' },
       'audit-interval': { type: 'string', default: '5m' },
       reports: { type: 'string', default: 'none' },
+      'pod-checks': { type: 'string', default: 'mutating' },
     },
   });
   const shutdownDelayMs = duration(values['shutdown-delay'], '--shutdown-delay');
   // A day at most; 0 turns the background audit off.
   const auditIntervalMs = duration(values['audit-interval'], '--audit-interval', 86_400_000);
-  const [{ default: closeWithGrace }, { destination, pino }, { escapeLineSeparators }, { serve }, { REPORT_APIS }] = await Promise.all([
+  const [{ default: closeWithGrace }, { destination, pino }, { escapeLineSeparators }, { serve }, { REPORT_APIS }, { POD_CHECKS_AT }] = await Promise.all([
     import('close-with-grace'),
     import('pino'),
     import('./client-text.js'),
     import('./server/main.js'),
     import('./cluster-audit/report-objects.js'),
+    import('./mutate/admit-pod.js'),
   ]);
+  const podChecksAt = POD_CHECKS_AT.find((at) => at === values['pod-checks']);
+  if (!podChecksAt) throw new UsageError(`--pod-checks must be one of ${POD_CHECKS_AT.join(', ')}, got "${values['pod-checks']}"`);
   const reports = REPORT_APIS.find((api) => api === values.reports);
   if (!reports) throw new UsageError(`--reports must be one of ${REPORT_APIS.join(', ')}, got "${values.reports}"`);
   const maxConnections = Number(values['max-connections']);
@@ -103,6 +107,7 @@ async function serveCommand(args: string[]): Promise<number> {
     clusterState: values['cluster-state'],
     shutdownDelayMs,
     maxConnections,
+    podChecksAt,
     auditIntervalMs,
     reports,
     log,

@@ -38,7 +38,8 @@ export function evaluateObject(object: KubeObject, resource: Resource, snapshot:
   const request: AdmissionRequest = { uid: '', kind, requestKind: kind, operation: 'CREATE', namespace, name: nameOf(object), object: asCreated };
 
   const validation = admitValidation(request, snapshot, policy);
-  const mutation = isPod ? admitMutation(request, snapshot, policy) : undefined;
+  // admitValidation has made the pod checks already.
+  const mutation = isPod ? admitMutation(request, snapshot, policy, 'validating') : undefined;
   const enforcement = mutation?.enforcement === 'off' ? 'off' : validation.enforcement;
   if (enforcement === 'off') return { enforcement, findings: [] };
 

@@ -7,7 +7,7 @@ import { decodeReview, parseReviewBody, type ReviewVersion } from '../admission/
 import { auditRecord, auditSubject, type AuditSubject, type NamespaceLookupRecord } from '../audit/record.js';
 import type { NamespaceLookup } from '../cluster/namespace-lookup.js';
 import type { ClusterStore } from '../cluster/snapshot.js';
-import { admitMutation } from '../mutate/admit-pod.js';
+import { admitMutation, type PodChecksAt } from '../mutate/admit-pod.js';
 import { admitValidation } from '../validate/admit.js';
 import { governingNamespace } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
@@ -70,6 +70,8 @@ export interface AppOptions {
   regexTimeoutMs?: number;
   /** The validation workers' bounds (VALIDATION_LIMITS by default). */
   validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs' | 'idleMs' | 'recycleBytes'> & { inlineBytes?: number };
+  /** Where the pod checks of a Pod CREATE run (admit-pod.ts PodChecksAt; default mutating). */
+  podChecksAt?: PodChecksAt;
   /** Open connections allowed on the admission port (default CONNECTION_LIMITS.maxConnections). */
   maxConnections?: number;
 }
@@ -146,7 +148,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     if (!miss || miss.result === 'fetched') {
       const snapshot = miss?.snapshot ?? opts.store;
       // Regexes compile off the event loop first; the decision itself stays synchronous and pure.
-      outcome = webhook === 'mutate' ? admitMutation(req, snapshot, opts.policy) : admitValidation(req, snapshot, opts.policy, await regexes.forRequest(req));
+      outcome = webhook === 'mutate' ? admitMutation(req, snapshot, opts.policy, opts.podChecksAt) : admitValidation(req, snapshot, opts.policy, await regexes.forRequest(req));
     }
     const lookup = miss && (miss.result === 'fetched' ? { result: miss.result } : { result: miss.result, reason: miss.reason });
     return respond(webhook, reply, started, decoded.apiVersion, req.uid, auditSubject(webhook, req), outcome, lookup);

@@ -17,6 +17,7 @@ import { kubeConfig } from '../cluster/kubeconfig.js';
 import { ClusterStore, SNAPSHOT_KINDS, type SnapshotKind } from '../cluster/snapshot.js';
 import type { ResourceState } from '../cluster/reader.js';
 import { DEFAULT_POLICY_FILE, loadPolicyFile, withIstioVersion } from '../policy/load.js';
+import type { PodChecksAt } from '../mutate/admit-pod.js';
 import { buildApp, type Readiness } from './app.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { Policy } from '../policy/types.js';
@@ -45,6 +46,8 @@ export interface ServeOptions {
   shutdownDelayMs?: number;
   /** The Istio version rules are judged for (--istio-version), instead of the policy's istioVersion. */
   istioVersion?: string;
+  /** Where the pod checks of a Pod CREATE run (--pod-checks; admit-pod.ts PodChecksAt). */
+  podChecksAt?: PodChecksAt;
   /** Open connections allowed on the admission port; more are closed at once. */
   maxConnections?: number;
   /**
@@ -97,7 +100,7 @@ export async function serve(o: ServeOptions): Promise<Running> {
   };
 
   const watcher = watchKeyPair(certFile, keyFile, (pair) => (app.server as HttpsServer).setSecureContext({ ...pair, ...TLS_SERVER_OPTIONS }), log, o.certPollMs);
-  const app = buildApp({ https: watcher.initial, policy, store: cluster.store, namespaceLookup: cluster.namespaceLookup, readiness, metrics, log, shuttingDown: () => shuttingDown, maxConnections: o.maxConnections });
+  const app = buildApp({ https: watcher.initial, policy, store: cluster.store, namespaceLookup: cluster.namespaceLookup, readiness, metrics, log, shuttingDown: () => shuttingDown, maxConnections: o.maxConnections, podChecksAt: o.podChecksAt });
   const connections = trackConnections(app.server);
   await app.listen({ host: o.host ?? '0.0.0.0', port: o.port ?? 8443 });
   const port = (app.server.address() as AddressInfo).port;

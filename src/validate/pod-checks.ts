@@ -1,7 +1,7 @@
-// What the validating checks of a Pod CREATE read. The chart sends a Pod CREATE to /validate only when
-// the pod (after every mutating webhook) carries one of these keys (CEL matchConditions on
-// pods.validate.meshguard.io), so an ordinary pod costs one webhook call, the mutating one. The same
-// keys short-circuit validateObject, so a check that read anything else would fail its own tests.
+// What the validating checks of a Pod CREATE read. They run in the mutating call by default
+// (admit-pod.ts PodChecksAt), where a pod without these keys costs a look-up of each; where the
+// chart sends them to pods.validate.meshguard.io instead, its CEL matchConditions test for the same
+// keys. The keys short-circuit validateObject, so a check that read anything else would fail its own tests.
 import { annotationsOf, labelsOf, type KubeObject } from '../kube.js';
 import { ISTIO } from '../labels.js';
 import type { Policy } from '../policy/types.js';

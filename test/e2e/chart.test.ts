@@ -188,7 +188,8 @@ describe('helm template, default values', () => {
           : group === 'gateway.networking.k8s.io' ? ['v1', 'v1beta1']
           : ['v1'];
         const operations = group === 'gateway.networking.k8s.io' ? ['CREATE', 'UPDATE', 'DELETE']
-          : kind === 'Pod' ? ['CREATE', 'UPDATE']
+          // A Pod CREATE gets its pod checks in the mutating call (meshguard.podChecksAt).
+          : kind === 'Pod' ? ['UPDATE']
           : ['CREATE', 'UPDATE'];
         expected[`${group}/${resourceOf(kind)}`] = { operations, versions };
       }
@@ -292,8 +293,16 @@ describe('helm template, default values', () => {
     });
   });
 
-  it('sends a pod CREATE to validation only when it carries what the pod checks read (podCheckKeys of the bundled policy)', () => {
-    expect(podKeysOf(objects)).toEqual(podCheckKeys(loadPolicyFile()));
+  it('makes the pod checks in the mutating call by default, so no validating entry matches a pod CREATE (meshguard.podChecksAt)', () => {
+    expect(validating(objects).webhooks.map((w: any) => w.name)).not.toContain('pods.validate.meshguard.io');
+    expect(only(objects, 'Deployment').spec.template.spec.containers[0].args).toContain('--pod-checks=mutating');
+  });
+
+  it('with podsFailurePolicy Fail, makes them in pods.validate.meshguard.io, sent only a pod CREATE that carries what they read (podCheckKeys of the bundled policy)', () => {
+    const failClosed = render({ 'webhook.validating.podsFailurePolicy': 'Fail' });
+    expect(podKeysOf(failClosed)).toEqual(podCheckKeys(loadPolicyFile()));
+    expect(webhook(failClosed, 'pods.validate.meshguard.io').failurePolicy).toBe('Fail');
+    expect(only(failClosed, 'Deployment').spec.template.spec.containers[0].args).toContain('--pod-checks=validating');
   });
 
   const grantsOf = (rendered: any[]) => {
@@ -520,7 +529,7 @@ describe('helm template, variants', () => {
     expect(out.stderr).toContain('istioVersion');
   });
 
-  it('policy: the pod CREATE condition follows the policy\'s catalog entries for Pods', () => {
+  it('policy: where the pod checks run, and the pod CREATE condition, follow the policy\'s catalog entries for Pods', () => {
     const dir = mkdtempSync(join(tmpdir(), 'meshguard-chart-'));
     try {
       const entry = (path: unknown) =>
@@ -530,17 +539,26 @@ describe('helm template, variants', () => {
         const file = join(dir, `policy-${++n}.yaml`);
         const text = `clusterDefaultMode: ambient\ndeprecations:\n${entries.join('')}`;
         writeFileSync(file, text);
-        return { objects: render({ policy: `@${file}` }), policy: parsePolicy(text) };
+        return {
+          objects: render({ policy: `@${file}` }),
+          failClosed: render({ policy: `@${file}`, 'webhook.validating.podsFailurePolicy': 'Fail' }),
+          policy: parsePolicy(text),
+        };
       };
+      const podChecksAt = (rendered: any[]) => only(rendered, 'Deployment').spec.template.spec.containers[0].args.find((a: string) => a.startsWith('--pod-checks='));
       const keyed = withCatalog(entry(['metadata.labels["example.com/old"]', 'metadata.annotations.legacy']));
-      expect(podKeysOf(keyed.objects)).toEqual(podCheckKeys(keyed.policy));
+      expect(podChecksAt(keyed.objects)).toBe('--pod-checks=mutating');
+      expect(podKeysOf(keyed.failClosed)).toEqual(podCheckKeys(keyed.policy));
       expect(podCheckKeys(keyed.policy)).toEqual({ labels: ['istio.io/use-waypoint', 'example.com/old'], annotations: ['legacy'] });
-      // A Pod entry on anything else: every pod CREATE is sent, as meshguard checks every pod then.
+      // A Pod entry on anything else (which Istio's injector may change): every pod CREATE goes to the
+      // validating entry, which sees the pod after every mutation, and the checks run there.
       const spec = withCatalog(entry('metadata.labels["a"]'), entry('spec.hostNetwork'));
       expect(podCheckKeys(spec.policy)).toBeUndefined();
+      expect(podChecksAt(spec.objects)).toBe('--pod-checks=validating');
+      expect(webhook(spec.objects, 'pods.validate.meshguard.io')).toMatchObject({ failurePolicy: 'Ignore' });
       expect(webhook(spec.objects, 'pods.validate.meshguard.io').matchConditions).toBeUndefined();
       // Without a catalog only the waypoint label matters; as a map value the policy is read the same.
-      expect(podKeysOf(render({ 'policy.clusterDefaultMode': 'sidecar' }))).toEqual({ labels: ['istio.io/use-waypoint'], annotations: [] });
+      expect(podKeysOf(render({ 'policy.clusterDefaultMode': 'sidecar', 'webhook.validating.podsFailurePolicy': 'Fail' }))).toEqual({ labels: ['istio.io/use-waypoint'], annotations: [] });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,10 +1,13 @@
 // Pods after admission and the pod checks' webhook calls, through a real kube-apiserver with the
 // chart's webhooks: a pod UPDATE that changes the mode labels goes through the mode rules (issue 7.9),
-// meshguard.io/decision is meshguard's to write, and an ordinary pod costs one webhook call while a
-// pod that carries what the pod checks read still gets them (issue 10, goal 1).
+// meshguard.io/decision is meshguard's to write, and every pod costs one webhook call, the mutating
+// one, which makes the pod checks too, even of a label a later webhook adds (issue 10, goal 1).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { clients, rejection } from './control-plane.js';
+import { clients, eventually, rejection } from './control-plane.js';
+import { startLabelAdder } from './label-adder.js';
 import { createNamespace, DECISION, meshguardWithWebhooks, simplePod } from './meshguard-process.js';
 
 const cp = inject('controlPlane');
@@ -17,6 +20,7 @@ const NS = {
   open: 'pods-open',
 } as const;
 const POD_UPDATES = 'pod-updates.validate.meshguard.io';
+const POD_MODE = 'pod-mode.meshguard.io';
 
 /** `admission webhook "<webhook>" denied the request: [<rule>] ...`, as kubectl prints it. */
 const denied = (webhook: string, rule: string) =>
@@ -111,17 +115,37 @@ describe('one webhook call for an ordinary pod (issue 10, goal 1)', () => {
   it.each([
     ['istio.io/use-waypoint naming no Gateway', { labels: { 'istio.io/use-waypoint': 'nowhere' } }, 'waypoint-missing'],
     ['the removed annotation istio.io/for-service-account', { annotations: { 'istio.io/for-service-account': 'reviews' } }, 'removed-annotation'],
-  ])('a pod with %s still gets the pod checks, after the mutating call', async (_name, extra, rule) => {
+  ])('a pod with %s gets the pod checks in that one call', async (_name, extra, rule) => {
     const before = { mutate: await calls({ webhook: 'mutate', ...POD_CREATE }), validate: await calls({ webhook: 'validate', ...POD_CREATE }) };
     const message = await rejection(core.createNamespacedPod({ namespace: NS.open, body: simplePod(fresh('checked'), extra) }));
-    expect(message).toMatch(denied('pods.validate.meshguard.io', rule));
-    expect({ mutate: (await calls({ webhook: 'mutate', ...POD_CREATE })) - before.mutate, validate: (await calls({ webhook: 'validate', ...POD_CREATE })) - before.validate }).toEqual({ mutate: 1, validate: 1 });
+    expect(message).toMatch(denied(POD_MODE, rule));
+    expect({ mutate: (await calls({ webhook: 'mutate', ...POD_CREATE })) - before.mutate, validate: (await calls({ webhook: 'validate', ...POD_CREATE })) - before.validate }).toEqual({ mutate: 1, validate: 0 });
   });
 
   it('a pod that opts out of waypoints (use-waypoint=none) is checked and admitted', async () => {
-    const before = await calls({ webhook: 'validate', ...POD_CREATE, result: 'allowed' });
+    const before = await calls({ webhook: 'mutate', ...POD_CREATE, result: 'patched' });
     const pod = await core.createNamespacedPod({ namespace: NS.open, body: simplePod(fresh('no-waypoint'), { labels: { 'istio.io/use-waypoint': 'none' } }) });
     expect(pod.metadata?.annotations?.[DECISION]).toBe('ambient/namespace-default');
-    expect(await calls({ webhook: 'validate', ...POD_CREATE, result: 'allowed' })).toBe(before + 1);
+    expect(await calls({ webhook: 'mutate', ...POD_CREATE, result: 'patched' })).toBe(before + 1);
+  });
+
+  it('a label a later mutating webhook adds is checked too: kube-apiserver calls meshguard again (reinvocationPolicy IfNeeded)', async () => {
+    const ca = { cert: env.meshguard.caPem, key: readFileSync(join(env.meshguard.certDir, 'ca.key'), 'utf8') };
+    const adder = await startLabelAdder(cp, ca, { 'e2e.meshguard.io/add-waypoint': 'yes' }, { 'istio.io/use-waypoint': 'nowhere' });
+    try {
+      const selected = () => simplePod(fresh('relabelled'), { labels: { 'e2e.meshguard.io/add-waypoint': 'yes' } });
+      // The configuration takes effect through kube-apiserver's informer, a moment after it is applied.
+      await eventually('the label adder to take effect', async () =>
+        (await rejection(core.createNamespacedPod({ namespace: NS.open, body: selected(), dryRun: 'All' }))).includes('[waypoint-missing]'),
+      );
+      const before = await calls({ webhook: 'mutate', ...POD_CREATE });
+      const message = await rejection(core.createNamespacedPod({ namespace: NS.open, body: selected() }));
+      expect(message).toMatch(denied(POD_MODE, 'waypoint-missing'));
+      expect(message).toContain('istio.io/use-waypoint="nowhere"');
+      // Called first without the label, then again with it.
+      expect((await calls({ webhook: 'mutate', ...POD_CREATE })) - before).toBe(2);
+    } finally {
+      await adder.close();
+    }
   });
 });

@@ -190,6 +190,20 @@ against the source.
 {{- end -}}
 
 {{/*
+Where the pod checks of a Pod CREATE run (meshguard serve --pod-checks; src/mutate/admit-pod.ts
+PodChecksAt). "mutating": in the mutating call every pod gets anyway, so an ordinary pod costs one
+webhook call and no validating entry matches it (an entry that matches costs kube-apiserver a
+conversion of the whole pod even when its matchConditions then skip the call). "validating": in
+pods.validate.meshguard.io, which sees the pod after every mutation; chosen when the policy's catalog
+reads more of a Pod than labels and annotations (Istio's injector may change the rest), or when the
+checks must fail closed (podsFailurePolicy Fail, while the mutating call fails open).
+*/}}
+{{- define "meshguard.podChecksAt" -}}
+{{- $keys := include "meshguard.podCheckKeys" . | fromJson -}}
+{{- if or $keys.all (eq .Values.webhook.validating.podsFailurePolicy "Fail") -}}validating{{- else -}}mutating{{- end -}}
+{{- end -}}
+
+{{/*
 What the validating checks of a Pod CREATE read (src/validate/pod-checks.ts podCheckKeys), as JSON
 {"labels": [...], "annotations": [...], "all": bool}: istio.io/use-waypoint, and every label or
 annotation the policy's deprecation catalog names for Pods. The bundled policy names the annotations
