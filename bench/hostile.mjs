@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { sleep, startProcess } from './lib.mjs';
+import { imageNodeFlags, sleep, startProcess } from './lib.mjs';
 import { CASES } from './hostile-cases.mjs';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, window: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' } } });
@@ -88,6 +88,20 @@ function eventLoopLag() {
   });
 }
 
+/** The server's heap and external memory in MB, from prom-client's default metrics. */
+function memoryFigures() {
+  return new Promise((resolve) => {
+    httpRequest(`http://127.0.0.1:${METRICS_PORT}/metrics`, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        const mb = (name) => Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1e5) / 10;
+        resolve({ heapUsed: mb('nodejs_heap_size_used_bytes'), heapTotal: mb('nodejs_heap_size_total_bytes'), external: mb('nodejs_external_memory_bytes') });
+      });
+    }).on('error', () => resolve(undefined)).end();
+  });
+}
+
 function maxLogLine(fromByte) {
   const text = readFileSync(logFile).subarray(fromByte).toString('utf8');
   let max = 0;
@@ -134,8 +148,9 @@ async function round1(name, roundIndex) {
   };
 }
 
+// As the image runs it (the Dockerfile's node flags): the young generation's size shows in RSS.
 const meshguard = await startProcess(
-  ['dist/cli.js', 'serve', '--host', '127.0.0.1', '--port', String(PORT), '--metrics-port', String(METRICS_PORT), '--certs-dir', join(work, 'certs'), '--cluster-state', 'examples/cluster'],
+  [...imageNodeFlags('.'), 'dist/cli.js', 'serve', '--host', '127.0.0.1', '--port', String(PORT), '--metrics-port', String(METRICS_PORT), '--certs-dir', join(work, 'certs'), '--cluster-state', 'examples/cluster'],
   { ready: (s) => s.includes('"meshguard serving"'), logFile },
 );
 const results = {
@@ -183,7 +198,9 @@ try {
   // Past the validation workers' idle end (30 s): how near the first idle figure the process comes back.
   await sleep(35_000);
   results.rssAfterAllMb = { firstIdle: Object.values(results.cases)[0]?.rssMb.idle, after35s: Math.round(await meshguard.rssMb()) };
-  log(`RSS after all cases and 35 s: ${results.rssAfterAllMb.after35s} MB (first idle ${results.rssAfterAllMb.firstIdle} MB)`);
+  // Where what stays is held: V8's heap (used and reserved) or outside it (Buffers, native).
+  results.memoryAfterAllMb = await memoryFigures();
+  log(`RSS after all cases and 35 s: ${results.rssAfterAllMb.after35s} MB (first idle ${results.rssAfterAllMb.firstIdle} MB); ${JSON.stringify(results.memoryAfterAllMb)}`);
 } finally {
   await meshguard.stop();
 }
