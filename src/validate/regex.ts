@@ -51,14 +51,20 @@ export function precheckRegex(pattern: string): RegexProblem | undefined {
 
 /** Checks one pattern; compiles it here (cached) unless `verdicts` already has it. */
 export function checkRegex(pattern: string, verdicts?: RegexVerdicts): RegexProblem | undefined {
-  const problem = precheckRegex(pattern);
-  if (problem) return problem;
+  return precheckRegex(pattern) ?? compiledVerdict(pattern, verdicts);
+}
+
+/** RE2's verdict on a pattern that passed precheckRegex: from `verdicts`, else compiled here (cached). */
+export function compiledVerdict(pattern: string, verdicts?: RegexVerdicts): RegexProblem | undefined {
   if (verdicts?.has(pattern)) return verdicts.get(pattern);
   const reason = compileCached(pattern);
   return reason === null ? undefined : { kind: 'invalid', reason };
 }
 
-export type RegexPlan = { exceeded: string } | { exceeded?: undefined; compile: string[] };
+export type RegexPlan =
+  | { exceeded: string }
+  /** `problems`: what precheckRegex found, by pattern; the rest are to `compile`. */
+  | { exceeded?: undefined; compile: string[]; problems: ReadonlyMap<string, RegexProblem> };
 
 /**
  * Checks one object's patterns (every regex field, so duplicates count) against REGEX_BUDGET before
@@ -71,8 +77,13 @@ export function planRegexes(patterns: readonly string[]): RegexPlan {
   const distinct = [...new Set(patterns)];
   let programSize = 0;
   const compile: string[] = [];
+  const problems = new Map<string, RegexProblem>();
   for (const pattern of distinct) {
-    if (precheckRegex(pattern)) continue;
+    const problem = precheckRegex(pattern);
+    if (problem) {
+      problems.set(pattern, problem);
+      continue;
+    }
     programSize += estimateProgramSize(pattern);
     compile.push(pattern);
   }
@@ -80,7 +91,7 @@ export function planRegexes(patterns: readonly string[]): RegexPlan {
     return {
       exceeded: `holds regexes that compile to about ${programSize} RE2 instructions in all (estimated), and meshguard compiles at most ${REGEX_BUDGET.programSize} for one object`,
     };
-  return { compile };
+  return { compile, problems };
 }
 
 // Unicode general-category long names that the binding rewrites to RE2's short ones

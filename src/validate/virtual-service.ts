@@ -4,7 +4,7 @@ import { isRecord } from '../kube.js';
 import type { Policy } from '../policy/types.js';
 import { findPaths } from './deprecations.js';
 import type { ValidationInput, Validator } from './index.js';
-import { checkRegex, planRegexes, REGEX_BUDGET, REGEX_MAX_BYTES, REGEX_MAX_PROGRAM_SIZE, type RegexProblem } from './regex.js';
+import { compiledVerdict, planRegexes, REGEX_BUDGET, REGEX_MAX_BYTES, REGEX_MAX_PROGRAM_SIZE, type RegexProblem } from './regex.js';
 
 /**
  * The VirtualService fields that hold a regex (StringMatch `regex`, and the rewrite's `match`).
@@ -87,7 +87,8 @@ export const validateVirtualService: Validator = (input, { policy, regexVerdicts
   }
   const findings: Finding[] = [];
   for (const { path, pattern } of regexes) {
-    const problem = checkRegex(pattern, regexVerdicts);
+    // Each distinct pattern was prechecked by the plan; only those that passed remain to RE2.
+    const problem = plan.problems.get(pattern) ?? compiledVerdict(pattern, regexVerdicts);
     const f = problem && regexFinding(policy, path, pattern, problem);
     if (f) findings.push(f);
   }

@@ -151,8 +151,8 @@ describe('the regex budget', () => {
   it('counts the regexes of an object, and compiles each distinct pattern once', () => {
     const many = Array.from({ length: REGEX_BUDGET.patterns + 1 }, (_, i) => `^/p${i}$`);
     expect(planRegexes(many)).toEqual({ exceeded: expect.stringContaining(`holds more than ${REGEX_BUDGET.patterns} regexes`) });
-    expect(planRegexes(many.slice(1))).toEqual({ compile: many.slice(1) });
-    expect(planRegexes(Array(REGEX_BUDGET.patterns).fill('^/same$'))).toEqual({ compile: ['^/same$'] });
+    expect(planRegexes(many.slice(1))).toEqual({ compile: many.slice(1), problems: new Map() });
+    expect(planRegexes(Array(REGEX_BUDGET.patterns).fill('^/same$'))).toEqual({ compile: ['^/same$'], problems: new Map() });
   });
 
   it('adds up estimated program sizes per object; patterns refused on their own do not count', () => {
@@ -160,6 +160,13 @@ describe('the regex budget', () => {
     const fits = Math.floor(REGEX_BUDGET.programSize / estimateProgramSize(heavy(10)));
     expect(planRegexes(Array.from({ length: fits }, (_, i) => heavy(i + 10)))).toMatchObject({ compile: expect.any(Array) });
     expect(planRegexes(Array.from({ length: fits + 1 }, (_, i) => heavy(i + 10)))).toEqual({ exceeded: expect.stringContaining('RE2 instructions') });
-    expect(planRegexes(['\\pL{1000}', 'a\\Cb', '', '^/ok$'])).toEqual({ compile: ['^/ok$'] });
+    expect(planRegexes(['\\pL{1000}', 'a\\Cb', '', '^/ok$'])).toEqual({
+      compile: ['^/ok$'],
+      problems: new Map([
+        ['\\pL{1000}', { kind: 'too-costly', estimate: expect.any(Number) }],
+        ['a\\Cb', { kind: 'invalid', reason: expect.stringContaining('\\C') }],
+        ['', { kind: 'empty' }],
+      ]),
+    });
   });
 });
