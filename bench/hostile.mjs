@@ -61,45 +61,35 @@ function summary(samples) {
 }
 const round = (x) => Math.round(x * 1000) / 1000;
 
-function metricsBytes() {
+/** One scrape of the server's /metrics: its text, or undefined when the scrape fails. */
+function scrape() {
   return new Promise((resolve) => {
     httpRequest(`http://127.0.0.1:${METRICS_PORT}/metrics`, (res) => {
-      let bytes = 0;
-      res.on('data', (c) => (bytes += c.length));
-      res.on('end', () => resolve(bytes));
-    }).on('error', () => resolve(-1)).end();
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve(text));
+    }).on('error', () => resolve(undefined)).end();
   });
 }
+const sample = (text, name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text ?? '')?.[1] ?? NaN);
+
+const metricsBytes = async () => Buffer.byteLength((await scrape()) ?? '');
 
 /**
  * The server's event-loop delay since the last scrape (prom-client's monitorEventLoopDelay, reset at
  * each scrape), in ms: what stalls the loop itself, apart from the CPU the machine's other threads take.
  */
-function eventLoopLag() {
-  return new Promise((resolve) => {
-    httpRequest(`http://127.0.0.1:${METRICS_PORT}/metrics`, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        const value = (name) => round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) * 1000);
-        resolve({ p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds') });
-      });
-    }).on('error', () => resolve(undefined)).end();
-  });
+async function eventLoopLag() {
+  const text = await scrape();
+  const ms = (name) => round(sample(text, name) * 1000);
+  return text && { p99: ms('nodejs_eventloop_lag_p99_seconds'), max: ms('nodejs_eventloop_lag_max_seconds') };
 }
 
 /** The server's heap and external memory in MB, from prom-client's default metrics. */
-function memoryFigures() {
-  return new Promise((resolve) => {
-    httpRequest(`http://127.0.0.1:${METRICS_PORT}/metrics`, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        const mb = (name) => Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1e5) / 10;
-        resolve({ heapUsed: mb('nodejs_heap_size_used_bytes'), heapTotal: mb('nodejs_heap_size_total_bytes'), external: mb('nodejs_external_memory_bytes') });
-      });
-    }).on('error', () => resolve(undefined)).end();
-  });
+async function memoryFigures() {
+  const text = await scrape();
+  const mb = (name) => Math.round(sample(text, name) / 1e5) / 10;
+  return text && { heapUsed: mb('nodejs_heap_size_used_bytes'), heapTotal: mb('nodejs_heap_size_total_bytes'), external: mb('nodejs_external_memory_bytes') };
 }
 
 function maxLogLine(fromByte) {
