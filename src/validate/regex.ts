@@ -49,11 +49,6 @@ export function precheckRegex(pattern: string): RegexProblem | undefined {
   return undefined;
 }
 
-/** Checks one pattern; compiles it here (cached) unless `verdicts` already has it. */
-export function checkRegex(pattern: string, verdicts?: RegexVerdicts): RegexProblem | undefined {
-  return precheckRegex(pattern) ?? compiledVerdict(pattern, verdicts);
-}
-
 /** RE2's verdict on a pattern that passed precheckRegex: from `verdicts`, else compiled here (cached). */
 export function compiledVerdict(pattern: string, verdicts?: RegexVerdicts): RegexProblem | undefined {
   if (verdicts?.has(pattern)) return verdicts.get(pattern);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { checkRegex, compileCache, planRegexes, REGEX_BUDGET, REGEX_MAX_PROGRAM_SIZE } from '../../../src/validate/regex.js';
+import { compileCache, compiledVerdict, planRegexes, precheckRegex, REGEX_BUDGET, REGEX_MAX_PROGRAM_SIZE } from '../../../src/validate/regex.js';
 import { estimateProgramSize } from '../../../src/validate/regex-cost.js';
+
+/** One pattern checked as the VirtualService rule checks it: what can be said without compiling, then RE2 (cached). */
+const checkRegex = (pattern: string) => precheckRegex(pattern) ?? compiledVerdict(pattern);
 
 // What RE2 (Envoy's safe_regex) and Go's regexp (istiod's validateStringRegexp in
 // pkg/config/validation/validation.go) accept, where JavaScript's RegExp would say otherwise.
