@@ -14,10 +14,10 @@ export default defineConfig({
           hookTimeout: 2_400_000,
           sequence: { concurrent: false },
           // One etcd + kube-apiserver for every e2e file (test/e2e/control-plane.ts), and the files one
-          // after another in a single fork: they share that API server and cluster-wide webhooks.
+          // after another: they share that API server and cluster-wide webhooks. Vitest runs a project
+          // without file parallelism last, once the unit and integration files are done.
           globalSetup: ['test/e2e/control-plane.ts'],
-          pool: 'forks',
-          poolOptions: { forks: { singleFork: true } },
+          fileParallelism: false,
         },
       },
     ],

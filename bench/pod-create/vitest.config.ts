@@ -10,7 +10,6 @@ export default defineConfig({
     testTimeout: 1_800_000,
     hookTimeout: 2_400_000,
     globalSetup: ['test/e2e/control-plane.ts'],
-    pool: 'forks',
-    poolOptions: { forks: { singleFork: true } },
+    fileParallelism: false,
   },
 });

@@ -205,7 +205,7 @@ export async function meshguardWithWebhooks(cp: ControlPlaneInfo, set: Record<st
 }
 
 export const DECISION = 'meshguard.io/decision';
-// Test files share one API server (and, in one fork, one pid): sentinel names must never repeat.
+// Test files share one API server: sentinel names must never repeat, within a file or across files.
 const runId = Math.random().toString(36).slice(2, 8);
 let sentinels = 0;
 
