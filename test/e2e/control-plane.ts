@@ -311,7 +311,24 @@ export interface ControlPlaneOptions {
 }
 
 /** etcd + kube-apiserver on loopback with the CRDs of ./crds installed; stop() tears it all down. */
+/**
+ * Starts etcd and kube-apiserver on ports freePort found free a moment before. Something else on the
+ * machine may take one in between (a test's listener, or the source port of an outgoing connection),
+ * and then etcd or kube-apiserver exits with "address already in use": that start is retried on new
+ * ports, twice at most. Any other failure is thrown at once.
+ */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt === 3 || !/address already in use/i.test((err as Error).message)) throw err;
+      process.stderr.write(`[e2e] a control-plane port was taken before etcd or kube-apiserver bound it; retrying on new ports\n`);
+    }
+  }
+}
+
+async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const bins = await binaries();
   const dir = mkdtempSync(join(tmpdir(), 'meshguard-e2e-'));
   const token = `e2e-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
