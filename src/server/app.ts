@@ -1,5 +1,5 @@
 import { clientText, quoted } from '../client-text.js';
-import Fastify, { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { UNDECIDED, type Outcome } from '../admission/outcome.js';
 import { admissionResponse } from '../admission/respond.js';
@@ -11,6 +11,7 @@ import { admitMutation, type PodChecksAt } from '../mutate/admit-pod.js';
 import { admitValidation } from '../validate/admit.js';
 import { governingNamespace } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
+import { readBodyBytes } from './body-bytes.js';
 import { TLS_SERVER_OPTIONS } from './tls.js';
 import { createTurns } from './turns.js';
 import type { Metrics, Webhook } from './metrics.js';
@@ -190,11 +191,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return closing(reply).code(400).send({ error: 'BadRequest', message: parsed.message });
   };
   void app.register((scope, _o, registered) => {
-    // The body stays bytes here (the bodyLimit still applies), parsed here or in a worker by size.
+    // The body stays bytes here (BODY_LIMIT still applies), parsed here or in a worker by size.
     scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
-      (body as Buffer).length === 0 ? done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY()) : done(null, body),
-    );
+    scope.addContentTypeParser('application/json', (req, payload, done) => readBodyBytes(payload, req.headers['content-length'], BODY_LIMIT, done));
     scope.post('/validate', async (request, reply) => {
       const started = process.hrtime.bigint();
       const body = request.body as Buffer;
