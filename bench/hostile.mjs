@@ -5,6 +5,7 @@
 // ratio is the result (one 4 s window's p99 swings 1.5x on this machine with nothing else running).
 // Also the hostile answer's time and size, the audit line's size, the server's RSS during and after,
 // and /metrics' size. Usage: npm run bench:hostile [-- --only regex-20,when-keys] [-- --window 4] [-- --rounds 3]
+// [-- --cli DIR/dist/cli.js] (another build, for a before/after pair run one after the other) [-- --out FILE]
 import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { imageNodeFlags, sleep, startProcess } from './lib.mjs';
 import { CASES } from './hostile-cases.mjs';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, window: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, window: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, cli: { type: 'string' } } });
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 const windowS = Number(values.window ?? 4);
 const rounds = Number(values.rounds ?? 3);
@@ -140,12 +141,13 @@ async function round1(name, roundIndex) {
 
 // As the image runs it (the Dockerfile's node flags): the young generation's size shows in RSS.
 const meshguard = await startProcess(
-  [...imageNodeFlags('.'), 'dist/cli.js', 'serve', '--host', '127.0.0.1', '--port', String(PORT), '--metrics-port', String(METRICS_PORT), '--certs-dir', join(work, 'certs'), '--cluster-state', 'examples/cluster'],
+  [...imageNodeFlags('.'), values.cli ?? 'dist/cli.js', 'serve', '--host', '127.0.0.1', '--port', String(PORT), '--metrics-port', String(METRICS_PORT), '--certs-dir', join(work, 'certs'), '--cluster-state', 'examples/cluster'],
   { ready: (s) => s.includes('"meshguard serving"'), logFile },
 );
 const results = {
   date: new Date().toISOString(),
   machine: { host: hostname(), cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+  cli: values.cli ?? 'dist/cli.js',
   loadavgStart: loadavg().map((x) => round(x)),
   windowSeconds: windowS,
   rounds,
