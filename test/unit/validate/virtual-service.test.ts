@@ -4,7 +4,7 @@ import { ClusterStore } from '../../../src/cluster/snapshot.js';
 import type { KubeObject } from '../../../src/kube.js';
 import { loadPolicyFile } from '../../../src/policy/load.js';
 import type { ValidationInput } from '../../../src/validate/index.js';
-import { validateVirtualService } from '../../../src/validate/virtual-service.js';
+import { regexesToCompile, validateVirtualService } from '../../../src/validate/virtual-service.js';
 
 const policy = loadPolicyFile();
 const ctx = { snapshot: new ClusterStore(), policy };
@@ -196,5 +196,24 @@ describe('validateVirtualService on arbitrary input', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('one regex plan per object (the compile step and the rule share it)', () => {
+  it('each object gets its own plan, and the same object the same answers each time', () => {
+    const input = (object: KubeObject) => ({ operation: 'CREATE' as const, group: 'networking.istio.io', kind: 'VirtualService', object });
+    const bad = virtualService(withMatch({ uri: { regex: '(?=x)' } }));
+    const good = virtualService(withMatch({ uri: { regex: '^/api/[a-z]+$' } }));
+    const costly = virtualService(withMatch({ uri: { regex: '(?i)[\\pL\\pM\\pN]{360}' } }));
+    expect(regexesToCompile(input(bad))).toEqual(['(?=x)']);
+    expect(regexesToCompile(input(good))).toEqual(['^/api/[a-z]+$']);
+    expect(regexesToCompile(input(costly))).toEqual([]);
+    for (let i = 0; i < 2; i++) {
+      expect(validate(bad).map((f) => f.rule)).toEqual(['regex-invalid']);
+      expect(validate(good)).toEqual([]);
+      expect(validate(costly).map((f) => f.rule)).toEqual(['regex-budget-exceeded']);
+    }
+    // An equal object that is another object is planned for itself.
+    expect(validate(structuredClone(bad)).map((f) => f.rule)).toEqual(['regex-invalid']);
   });
 });
