@@ -43,13 +43,21 @@ function overBudget(object: unknown, limit: number): { largest: string; size: nu
 }
 
 /**
+ * The count's answer per object (null: within the budget). A validation worker asks before deciding
+ * whether it can decide alone, then the rules ask again for the same object, and over the budget the
+ * count walks 50,000 entries each time. Objects are never changed once decoded.
+ */
+const counted = new WeakMap<object, { largest: string; size: number } | null>();
+
+/**
  * One finding for an object over the budget, found before any rule walks it (so a rule never does),
  * else undefined. Pods, Services and Namespaces are not counted: their rules read labels, annotations
  * and a few named fields, never a whole list, and Kubernetes itself bounds their shapes.
  */
 export function objectBudgetFinding(object: unknown, policy: Policy): Finding | undefined {
   if (object === null || typeof object !== 'object') return undefined;
-  const over = overBudget(object, OBJECT_BUDGET.entries);
+  let over = counted.get(object);
+  if (over === undefined) counted.set(object, (over = overBudget(object, OBJECT_BUDGET.entries) ?? null));
   if (!over) return undefined;
   return finding(policy, 'object-budget-exceeded', over.largest,
     `the object has more than ${OBJECT_BUDGET.entries} list entries and map keys in all (README "Object budget"), ` +

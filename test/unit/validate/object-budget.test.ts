@@ -61,3 +61,18 @@ describe('object budget (issue 7: no rule walks an object of hundreds of thousan
     expect(objectBudgetFinding({ list: Array.from({ length: OBJECT_BUDGET.entries + 1 }, () => 0) }, off)).toBeUndefined();
   });
 });
+
+describe('the count is made once per object (a validation worker asks before deciding, then the rules ask again)', () => {
+  it('the same object gets the same answer each time, and each object its own', () => {
+    const over = authz({ targetRefs: Array.from({ length: OBJECT_BUDGET.entries + 1 }, (_, i) => ({ kind: 'Nope', group: 'x', name: `t${i}` })) });
+    const within = authz({ targetRefs: [{ kind: 'Nope', group: 'x', name: 't' }] });
+    for (let i = 0; i < 2; i++) {
+      expect(objectBudgetFinding(over, policy)).toMatchObject({ rule: 'object-budget-exceeded', path: 'spec.targetRefs' });
+      expect(objectBudgetFinding(within, policy)).toBeUndefined();
+    }
+    // An equal object that is another object is counted for itself; a different policy still gets its own severity.
+    expect(objectBudgetFinding(structuredClone(over), policy)).toMatchObject({ rule: 'object-budget-exceeded' });
+    const warnOnly = { ...policy, rules: { ...policy.rules, 'object-budget-exceeded': 'warning' as const } };
+    expect(objectBudgetFinding(over, warnOnly)).toMatchObject({ severity: 'warning' });
+  });
+});
