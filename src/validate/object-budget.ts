@@ -44,8 +44,9 @@ function overBudget(object: unknown, limit: number): { largest: string; size: nu
 
 /**
  * The count's answer per object (null: within the budget). A validation worker asks before deciding
- * whether it can decide alone, then the rules ask again for the same object, and over the budget the
- * count walks 50,000 entries each time. Objects are never changed once decoded.
+ * whether it can decide alone, then the rules ask again for the same object; within the budget the
+ * count walks every entry each time (0.56 ms for a 1,500-route VirtualService). Objects are never
+ * changed once decoded.
  */
 const counted = new WeakMap<object, { largest: string; size: number } | null>();
 

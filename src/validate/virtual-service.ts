@@ -66,7 +66,7 @@ export const checksRegexes = (input: Pick<ValidationInput, 'group' | 'kind' | 'o
 /**
  * An object's regexes and their plan, worked out once per object: the server's compile step
  * (regexesToCompile) and then the rule read the same request's object, and for 100 routes the walk
- * and the prechecks take about 0.4 ms. Objects are never changed once decoded, so the plan stays true.
+ * and the prechecks take about 0.3 ms. Objects are never changed once decoded, so the plan stays true.
  */
 const plans = new WeakMap<object, { regexes: Array<{ path: string; pattern: string }>; plan: RegexPlan }>();
 function regexPlan(object: unknown) {
