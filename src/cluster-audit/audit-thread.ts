@@ -1,7 +1,9 @@
 // The main thread's side of the audit worker (./audit-worker.ts): starts it, keeps its replica of
 // the snapshot store current (the store's changes and each kind's state), and hands each report it
 // sends to the report consumers here, in order, one report at a time.
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { canCarry, carriedOptions } from '../cluster/carried-credentials.js';
 import type { ResourceState } from '../cluster/reader.js';
 import type { ClusterStore, SnapshotKind } from '../cluster/snapshot.js';
 import type { Policy } from '../policy/types.js';
@@ -18,6 +20,8 @@ export interface AuditThreadOptions {
   store: ClusterStore;
   snapshotStates: ReadonlyMap<SnapshotKind, ResourceState>;
   kubeconfig?: string;
+  /** The kubeconfig the main thread loaded from it: the worker's requests carry its credentials. */
+  kc: KubeConfig;
   policy: Policy;
   intervalMs: number;
   sliceMs?: number;
@@ -33,7 +37,15 @@ export interface AuditThread extends BackgroundAudit {
 }
 
 export function startAuditThread(o: AuditThreadOptions): AuditThread {
-  const setup: AuditWorkerSetup = { role: AUDIT_WORKER, policy: o.policy, kubeconfig: o.kubeconfig, intervalMs: o.intervalMs, sliceMs: o.sliceMs, logLevel: o.log.level };
+  const setup: AuditWorkerSetup = {
+    role: AUDIT_WORKER,
+    policy: o.policy,
+    kubeconfig: o.kubeconfig,
+    server: canCarry(o.kc) ? o.kc.getCurrentCluster()?.server : undefined,
+    intervalMs: o.intervalMs,
+    sliceMs: o.sliceMs,
+    logLevel: o.log.level,
+  };
   const worker = startWorker('cluster-audit/audit-worker', { workerData: setup });
   // Like the validation workers: the worker never keeps the process alive; close() stops it.
   worker.unref();
@@ -51,6 +63,11 @@ export function startAuditThread(o: AuditThreadOptions): AuditThread {
 
   worker.on('message', (m: FromAuditWorker) => {
     if (m.type === 'cache') o.onCache?.(m.kind, m.state, m.objects);
+    else if (m.type === 'credentials')
+      carriedOptions(o.kc).then(
+        (options) => post({ type: 'credentials', id: m.id, options }),
+        (err: Error) => post({ type: 'credentials', id: m.id, error: err.message }),
+      );
     else if (m.type === 'stopped') stopped?.();
     else {
       last = { report: m.report, run: m.run };

@@ -1,12 +1,14 @@
 // The background audit's own thread: its watched caches (caches.ts), a replica of the webhook's
 // snapshot store fed by the main thread's changes, and the audit loop (background.ts), so the audit's
 // CPU and garbage collection stay off the event loop that answers /mutate. Each report goes to the
-// main thread, whose consumers (gauges, report writer) take it there.
+// main thread, whose consumers (gauges, report writer) take it there. Its requests carry credentials
+// the main thread applies (carried-credentials.ts), so this thread does not load client-node.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { AUDIT_NICE, lowerThreadPriority } from '../server/thread-priority.js';
 import { pino } from 'pino';
 import { escapeLineSeparators } from '../client-text.js';
-import { kubeConfig } from '../cluster/kubeconfig.js';
+import { remoteCredentials, type CarriedOptions } from '../cluster/carried-credentials.js';
+import type { ApiCredentials } from '../cluster/list-pages.js';
 import type { ResourceState } from '../cluster/reader.js';
 import { resourceName } from '../cluster/resources.js';
 import { ClusterStore, type SnapshotKind, type StoreChange } from '../cluster/snapshot.js';
@@ -23,6 +25,11 @@ export interface AuditWorkerSetup {
   policy: Policy;
   /** --kubeconfig; absent: in-cluster or KUBECONFIG, as the main thread resolved it. */
   kubeconfig?: string;
+  /**
+   * The API server, when the main thread applies the credentials (carried-credentials.ts canCarry);
+   * absent (a proxy), this thread loads the kubeconfig itself.
+   */
+  server?: string;
   intervalMs: number;
   sliceMs?: number;
   logLevel: string;
@@ -31,11 +38,13 @@ export interface AuditWorkerSetup {
 export type ToAuditWorker =
   | { type: 'changes'; changes: StoreChange[] }
   | { type: 'state'; kind: SnapshotKind; state: ResourceState }
+  | { type: 'credentials'; id: number; options?: CarriedOptions; error?: string }
   | { type: 'stop' };
 
 export type FromAuditWorker =
   | { type: 'cache'; kind: string; state: ResourceState; objects: number }
   | { type: 'report'; report: AuditReport; run: AuditRun }
+  | { type: 'credentials'; id: number }
   | { type: 'stopped' };
 
 if (!isMainThread && parentPort && (workerData as AuditWorkerSetup | undefined)?.role === AUDIT_WORKER) {
@@ -46,7 +55,16 @@ if (!isMainThread && parentPort && (workerData as AuditWorkerSetup | undefined)?
   lowerThreadPriority(AUDIT_NICE);
   const post = (m: FromAuditWorker) => port.postMessage(m);
   const log = pino({ level: setup.logLevel, hooks: { streamWrite: escapeLineSeparators } });
-  const kc = kubeConfig(setup.kubeconfig);
+  // Credentials asked of the main thread, by request id.
+  const asked = new Map<number, { resolve: (o: CarriedOptions) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  const kc: ApiCredentials | undefined = setup.server
+    ? remoteCredentials(setup.server, () => new Promise((resolve, reject) => {
+        const id = nextId++;
+        asked.set(id, { resolve, reject });
+        post({ type: 'credentials', id });
+      }))
+    : (await import('../cluster/kubeconfig.js')).kubeConfig(setup.kubeconfig);
   if (!kc) throw new Error('the audit worker found no kubeconfig');
   const store = new ClusterStore();
   const snapshotStates = new Map<SnapshotKind, ResourceState>();
@@ -71,6 +89,12 @@ if (!isMainThread && parentPort && (workerData as AuditWorkerSetup | undefined)?
   port.on('message', (m: ToAuditWorker) => {
     if (m.type === 'changes') for (const change of m.changes) store.apply(change);
     else if (m.type === 'state') snapshotStates.set(m.kind, m.state);
+    else if (m.type === 'credentials') {
+      const waiting = asked.get(m.id);
+      asked.delete(m.id);
+      if (m.options) waiting?.resolve(m.options);
+      else waiting?.reject(new Error(m.error ?? 'no credentials'));
+    }
     else
       void audit.stop().then(() => {
         caches.stop();

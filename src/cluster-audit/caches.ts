@@ -2,8 +2,8 @@
 // audit runs the same auditCluster as `meshguard audit`. Each kind the audit judges (RESOURCES) is
 // read from the webhook's snapshot store when that already holds what the rules read (trim.ts
 // auditReadsSnapshot), else watched here with its own trim (cluster/reader.ts watchResource).
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { ApiCredentials } from '../cluster/list-pages.js';
 import type { ClusterRead, ReadError, ReadObject } from '../cluster/read.js';
 import { watchResource, type ResourceState, type WatchedResource } from '../cluster/reader.js';
 import { RESOURCES, resourceName, snapshotKindOfResource, type Resource } from '../cluster/resources.js';
@@ -18,7 +18,7 @@ const PAGE = 500;
 const keyOf = (obj: KubeObject) => `${namespaceOf(obj) ?? ''}/${nameOf(obj) ?? ''}`;
 
 export interface AuditCacheOptions {
-  kc: KubeConfig;
+  kc: ApiCredentials;
   log: Logger;
   policy: Policy;
   /** The webhook's snapshot store, and the state of each of its kinds (informers.ts). */

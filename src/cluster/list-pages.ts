@@ -1,6 +1,5 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../kube.js';
 import { isRecord } from '../kube.js';
 
@@ -18,6 +17,16 @@ export class ListError extends Error {
     this.reason = reason;
     this.status = status;
   }
+}
+
+/**
+ * What a request to the API server needs of a kubeconfig: the server's URL, and the credentials set
+ * on one request's options, afresh each time (tokens rotate, exec plugins refresh). A KubeConfig is
+ * one; the background audit's thread has one that asks the main thread (carried-credentials.ts).
+ */
+export interface ApiCredentials {
+  getCurrentCluster(): { server: string } | null;
+  applyToHTTPSOptions(options: RequestOptions): Promise<void>;
 }
 
 export interface ListOptions {
@@ -41,7 +50,7 @@ const MAX_PAGE_BYTES = 256 * 1024 * 1024;
  * with the kubeconfig's credentials (tokens, client certificates, exec plugins) applied by
  * @kubernetes/client-node. Returns the list's resourceVersion (to watch from) when done. Throws ListError.
  */
-export async function* listPages(kc: KubeConfig, path: string, o: ListOptions = {}): AsyncGenerator<KubeObject[], string> {
+export async function* listPages(kc: ApiCredentials, path: string, o: ListOptions = {}): AsyncGenerator<KubeObject[], string> {
   let token: string | undefined;
   for (;;) {
     const query = new URLSearchParams({ limit: String(o.pageSize ?? PAGE_SIZE) });
@@ -56,7 +65,7 @@ export async function* listPages(kc: KubeConfig, path: string, o: ListOptions = 
   }
 }
 
-async function getJson(kc: KubeConfig, path: string, o: ListOptions): Promise<Record<string, unknown>> {
+async function getJson(kc: ApiCredentials, path: string, o: ListOptions): Promise<Record<string, unknown>> {
   const res = await apiGet(kc, path, o);
   const text = await new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -83,7 +92,7 @@ async function getJson(kc: KubeConfig, path: string, o: ListOptions): Promise<Re
  * request (tokens rotate). Resolves with a 200 response to read or stream, else rejects with a
  * ListError carrying the status and the API server's message. `timeoutMs` is the longest silence.
  */
-export async function apiGet(kc: KubeConfig, path: string, o: Pick<ListOptions, 'timeoutMs' | 'accept' | 'signal'> = {}): Promise<IncomingMessage> {
+export async function apiGet(kc: ApiCredentials, path: string, o: Pick<ListOptions, 'timeoutMs' | 'accept' | 'signal'> = {}): Promise<IncomingMessage> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new ListError('unreachable', 'the kubeconfig names no cluster server');
   // Appended, not resolved: a server URL may have a path of its own (an API proxy).

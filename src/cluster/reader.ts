@@ -16,10 +16,9 @@
 // from the last resourceVersion when there is one; an API that is not served (404: CRD not
 // installed) puts the resource in state `absent` and is looked for again every minute.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isRecord, type KubeObject } from '../kube.js';
-import { apiGet, failureOf, ListError, listPages } from './list-pages.js';
+import { apiGet, failureOf, ListError, listPages, type ApiCredentials } from './list-pages.js';
 import { apiVersionOf, collectionPath, type Resource } from './resources.js';
 
 export interface WatchedResource extends Resource {
@@ -58,7 +57,7 @@ const metadataAccept = (as: string) => `${JSON_TYPE};as=${as};g=meta.k8s.io;v=v1
 
 /** Every object of a resource, in pages (./list-pages.ts); trimmed as each page arrives. Throws ListError. */
 export async function listResource(
-  kc: KubeConfig,
+  kc: ApiCredentials,
   resource: WatchedResource,
   options: { pageSize?: number; signal?: AbortSignal } = {},
 ): Promise<{ items: KubeObject[]; resourceVersion: string }> {
@@ -76,7 +75,7 @@ export async function listResource(
 }
 
 /** Keeps a resource's sink in step with the cluster until stop() (see the top of this file). */
-export function watchResource(kc: KubeConfig, resource: WatchedResource, sink: ResourceSink, log: Logger, timing: ReaderTiming = {}): { stop: () => void } {
+export function watchResource(kc: ApiCredentials, resource: WatchedResource, sink: ResourceSink, log: Logger, timing: ReaderTiming = {}): { stop: () => void } {
   const t = { ...DEFAULTS, ...timing };
   const abort = new AbortController();
   const { signal } = abort;
@@ -136,7 +135,7 @@ export function watchResource(kc: KubeConfig, resource: WatchedResource, sink: R
 
 /** One WATCH from `resourceVersion`; resolves with the last resourceVersion seen when the server ends it. */
 async function watchOnce(
-  kc: KubeConfig,
+  kc: ApiCredentials,
   resource: WatchedResource,
   resourceVersion: string,
   sink: ResourceSink,

@@ -202,6 +202,7 @@ function backgroundAudit(o: ServeOptions, live: ReturnType<typeof clusterSource>
     store: informers.store,
     snapshotStates: informers.state,
     kubeconfig: o.kubeconfig,
+    kc,
     policy,
     intervalMs: o.auditIntervalMs,
     sliceMs: o.auditSliceMs,

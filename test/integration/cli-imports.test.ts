@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 
 // `meshguard check` runs once per pre-commit hook or CI step, so it must not load the server stack.
@@ -59,5 +60,34 @@ describe('what each command loads', () => {
     const { status, modules } = modulesLoadedBy(['certs', '--out', join(dir, 'certs')]);
     expect(status).toBe(0);
     expect(modules.filter((m) => SERVER_STACK.test(m)).some((m) => m.endsWith('/dist/server/tls.js'))).toBe(true);
+  });
+
+  it("the background audit's worker thread loads no client-node of its own: its requests carry the main thread's credentials", async () => {
+    // The worker module's imports as a worker thread resolves them (src/, .js mapped to .ts as
+    // server/worker-thread.ts does); without its workerData the module loads and starts nothing.
+    const worker = join(REPO, 'src', 'cluster-audit', 'audit-worker.ts');
+    const code = `
+const { registerHooks } = require('node:module');
+const { parentPort } = require('node:worker_threads');
+const seen = [];
+registerHooks({
+  resolve(specifier, context, next) {
+    let r;
+    try { r = next(specifier, context); } catch (err) {
+      if (!(specifier.endsWith('.js') && context.parentURL?.endsWith('.ts'))) throw err;
+      r = next(specifier.slice(0, -3) + '.ts', context);
+    }
+    seen.push(r.url);
+    return r;
+  },
+});
+import(${JSON.stringify(pathToFileURL(worker).href)}).then(() => parentPort.postMessage(seen), (err) => parentPort.postMessage(String(err)));`;
+    const thread = new Worker(code, { eval: true });
+    const seen = await new Promise<string[] | string>((resolve) => thread.once('message', resolve));
+    await thread.terminate();
+    if (!Array.isArray(seen)) throw new Error(`the worker module did not load: ${seen}`);
+    expect(seen.some((m) => m.endsWith('/src/cluster/carried-credentials.ts'))).toBe(true);
+    expect(seen.some((m) => m.endsWith('/src/cluster-audit/caches.ts'))).toBe(true);
+    expect(seen.filter((m) => m.includes('/@kubernetes/client-node/'))).toEqual([]);
   });
 });
