@@ -8,7 +8,8 @@ import { auditRecord, auditSubject, type AuditSubject, type NamespaceLookupRecor
 import type { NamespaceLookup } from '../cluster/namespace-lookup.js';
 import type { ClusterStore } from '../cluster/snapshot.js';
 import { admitMutation, type PodChecksAt } from '../mutate/admit-pod.js';
-import { admitValidation } from '../validate/admit.js';
+import { admitValidation, validationInput } from '../validate/admit.js';
+import { checksRegexes, regexesOf } from '../validate/virtual-service.js';
 import { governingNamespace } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
 import { readBodyBytes } from './body-bytes.js';
@@ -17,6 +18,12 @@ import { createTurns } from './turns.js';
 import type { Metrics, Webhook } from './metrics.js';
 import { createRegexCompiler } from './regex-compiler.js';
 import { createValidationPool, VALIDATION_LIMITS, type PoolOptions } from './validation-pool.js';
+
+/** A VirtualService review with more regexes than `limit` (a walk of its regex fields, no estimate). */
+function manyRegexes(body: unknown, limit: number): boolean {
+  const decoded = decodeReview(body);
+  return decoded.ok && checksRegexes(validationInput(decoded.request)) && regexesOf(decoded.request.object).length > limit;
+}
 
 /** kube-apiserver caps request bodies at 3 MiB of object; 6 MiB leaves room for object + oldObject. */
 export const BODY_LIMIT = 6 * 1024 * 1024;
@@ -70,7 +77,7 @@ export interface AppOptions {
   /** How long one object's regexes may take to compile (REGEX_COMPILE_TIMEOUT_MS by default). */
   regexTimeoutMs?: number;
   /** The validation workers' bounds (VALIDATION_LIMITS by default). */
-  validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs' | 'idleMs' | 'recycleBytes'> & { inlineBytes?: number };
+  validation?: Pick<PoolOptions, 'workers' | 'deadlineMs' | 'heapMb' | 'queueWaitMs' | 'idleMs' | 'recycleBytes'> & { inlineBytes?: number; inlineRegexes?: number };
   /** Where the pod checks of a Pod CREATE run (admit-pod.ts PodChecksAt; default mutating). */
   podChecksAt?: PodChecksAt;
   /** Open connections allowed on the admission port (default CONNECTION_LIMITS.maxConnections). */
@@ -170,7 +177,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   // A /validate body of megabytes is parsed in a worker thread, which also decides what needs no
   // cluster state (the costly hostile shapes), so /mutate on this event loop never waits behind it.
-  const { inlineBytes = VALIDATION_LIMITS.inlineBytes, ...poolLimits } = opts.validation ?? {};
+  const { inlineBytes = VALIDATION_LIMITS.inlineBytes, inlineRegexes = VALIDATION_LIMITS.inlineRegexes, ...poolLimits } = opts.validation ?? {};
   const pool = createValidationPool({
     snapshot: opts.store,
     policy: opts.policy,
@@ -180,31 +187,37 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ...poolLimits,
   });
   app.addHook('onClose', () => pool.close());
+  const validateInWorker = async (body: Buffer, reply: FastifyReply, started: bigint): Promise<FastifyReply> => {
+    const result = await pool.validate(body);
+    if (result.type === 'handback') return validateHere(result.body, reply, started, false);
+    if (result.type === 'refused') {
+      if (result.status === 400) opts.metrics.invalid('validate');
+      return closing(reply).code(result.status).send({ error: result.status === 429 ? 'TooManyRequests' : result.status === 413 ? 'PayloadTooLarge' : 'BadRequest', message: result.message });
+    }
+    return respond('validate', reply, started, result.apiVersion, result.uid, result.subject, result.outcome, result.lookup);
+  };
   // Each /validate decided here waits for its own event-loop turn (turns.ts), so a client with many in
   // flight cannot put all of their work in front of a /mutate that arrived with them.
   const turns = createTurns();
-  const validateHere = async (body: Buffer, reply: FastifyReply, started: bigint) => {
+  const validateHere = async (body: Buffer, reply: FastifyReply, started: bigint, mayHandOver = true): Promise<FastifyReply> => {
     await turns.next();
     const parsed = parseReviewBody(body);
-    if (parsed.ok) return answer('validate', parsed.value, reply, started);
-    opts.metrics.invalid('validate');
-    return closing(reply).code(400).send({ error: 'BadRequest', message: parsed.message });
+    if (!parsed.ok) {
+      opts.metrics.invalid('validate');
+      return closing(reply).code(400).send({ error: 'BadRequest', message: parsed.message });
+    }
+    if (mayHandOver && manyRegexes(parsed.value, inlineRegexes)) return validateInWorker(body, reply, started);
+    return answer('validate', parsed.value, reply, started);
   };
   void app.register((scope, _o, registered) => {
-    // The body stays bytes here (BODY_LIMIT still applies), parsed here or in a worker by size.
+    // The body stays bytes here (BODY_LIMIT still applies), parsed here or in a worker by size (and a
+    // VirtualService handed over by its regex count; one handed back is decided here).
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', (req, payload, done) => readBodyBytes(payload, req.headers['content-length'], BODY_LIMIT, done));
     scope.post('/validate', async (request, reply) => {
       const started = process.hrtime.bigint();
       const body = request.body as Buffer;
-      if (body.length <= inlineBytes) return validateHere(body, reply, started);
-      const result = await pool.validate(body);
-      if (result.type === 'handback') return validateHere(result.body, reply, started);
-      if (result.type === 'refused') {
-        if (result.status === 400) opts.metrics.invalid('validate');
-        return closing(reply).code(result.status).send({ error: result.status === 429 ? 'TooManyRequests' : result.status === 413 ? 'PayloadTooLarge' : 'BadRequest', message: result.message });
-      }
-      return respond('validate', reply, started, result.apiVersion, result.uid, result.subject, result.outcome, result.lookup);
+      return body.length <= inlineBytes ? validateHere(body, reply, started) : validateInWorker(body, reply, started);
     });
     registered();
   });

@@ -80,6 +80,29 @@ describe('validation workers', () => {
     expect(lines.at(-1)).toMatchObject({ webhook: 'validate', kind: 'VirtualService', result: 'denied', rules: ['regex-invalid'] });
   });
 
+  it('decides a small VirtualService with more than 20 regexes in a worker too (inlineRegexes): planning them stays off the event loop', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const { app, lines } = testApp([namespace('shop', { 'istio.io/dataplane-mode': 'ambient' })], undefined, true, { validation: { idleMs: 60_000 } });
+    const send = async (patterns: string[]) => {
+      const payload = JSON.stringify(virtualService(patterns));
+      expect(payload.length).toBeLessThan(64 * 1024);
+      return (await app.inject({ method: 'POST', url: '/validate', headers: json, payload })).json().response;
+    };
+    const routes = (n: number) => Array.from({ length: n }, (_, i) => `^/api/v${i}/[a-z]+$`);
+    // 20 regexes, one of them refused by RE2: decided here (the regex compile worker starts for it).
+    expect(await send([...routes(19), '(?=x)'])).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/^\[regex-invalid\]/) } });
+    const withCompiler = threads();
+    // 21: the same verdict and audit line, from a validation worker started for it.
+    expect(await send([...routes(20), '(?=x)'])).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/^\[regex-invalid\]/) } });
+    expect(lines.at(-1)).toMatchObject({ webhook: 'validate', kind: 'VirtualService', result: 'denied', rules: ['regex-invalid'] });
+    const withWorker = threads();
+    expect(await send(routes(3))).toMatchObject({ allowed: true });
+    const afterSmall = threads();
+    await app.close();
+    expect(withWorker).toBe(withCompiler + 1);
+    expect(afterSmall).toBe(withWorker);
+  });
+
   it('hands a large object whose rules read the cluster back to the main thread, which decides it with the cluster', async () => {
     const { app, lines } = testApp([namespace('shop', { 'istio.io/dataplane-mode': 'ambient' })]);
     // Over 64 KiB, within the budget: an L7 policy bound by selector to ztunnel, which cannot enforce it.
