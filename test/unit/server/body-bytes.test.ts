@@ -30,6 +30,28 @@ describe('readBodyBytes: a body as one Buffer, with the errors of Fastify parseA
     pieces[0].write(review.slice(0, 5));
   });
 
+  it('allocates a declared length over 64 KiB once 1 MiB of it has come: a client pays for what it sends, not what it declares', async () => {
+    const declared = 4 * 1024 * 1024;
+    const payload = new PassThrough();
+    const rest = Buffer.alloc(declared - 1, 0x20);
+    const before = process.memoryUsage().arrayBuffers;
+    const result = new Promise<Read>((resolve) => readBodyBytes(payload, String(declared), 8 * 1024 * 1024, (err, body) => resolve({ err, body })));
+    payload.write('{');
+    for (let i = 0; i < 512 * 1024; i += 64 * 1024) payload.write(rest.subarray(i, i + 64 * 1024));
+    await new Promise((r) => setImmediate(r));
+    // 512 KiB sent (kept as the stream's chunks, slices of `rest`): nothing of the 4 MiB declared yet.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+    for (let i = 512 * 1024; i < rest.length; i += 64 * 1024) payload.write(rest.subarray(i, i + 64 * 1024));
+    payload.end();
+    const { err, body } = await result;
+    expect(err).toBeNull();
+    expect(body!.length).toBe(declared);
+    expect(body!.byteOffset).toBe(0);
+    expect(body!.buffer.byteLength).toBe(declared);
+    expect(body![0]).toBe(0x7b);
+    expect(body!.subarray(1).equals(rest)).toBe(true);
+  });
+
   it('without a Content-Length (chunked): the chunks joined', async () => {
     const { err, body } = await read([...pieces, 'x'], undefined);
     expect(err).toBeNull();
