@@ -9,7 +9,7 @@ import type { NamespaceLookup } from '../cluster/namespace-lookup.js';
 import type { ClusterStore } from '../cluster/snapshot.js';
 import { admitMutation, type PodChecksAt } from '../mutate/admit-pod.js';
 import { admitValidation, validationInput } from '../validate/admit.js';
-import { checksRegexes, regexesOf } from '../validate/virtual-service.js';
+import { checksRegexes, regexCount } from '../validate/virtual-service.js';
 import { governingNamespace } from '../policy/namespace-config.js';
 import type { Policy } from '../policy/types.js';
 import { readBodyBytes } from './body-bytes.js';
@@ -22,7 +22,7 @@ import { createValidationPool, VALIDATION_LIMITS, type PoolOptions } from './val
 /** A VirtualService review with more regexes than `limit` (a walk of its regex fields, no estimate). */
 function manyRegexes(body: unknown, limit: number): boolean {
   const decoded = decodeReview(body);
-  return decoded.ok && checksRegexes(validationInput(decoded.request)) && regexesOf(decoded.request.object).length > limit;
+  return decoded.ok && checksRegexes(validationInput(decoded.request)) && regexCount(decoded.request.object) > limit;
 }
 
 /** kube-apiserver caps request bodies at 3 MiB of object; 6 MiB leaves room for object + oldObject. */
