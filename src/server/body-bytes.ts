@@ -16,7 +16,7 @@ const SENT_FIRST_BYTES = 1024 * 1024;
  * A declared length over 64 KiB is allocated only once 1 MiB of it has come (or all of it), so a
  * client pays for what it sends, at most 6 times over, not for what it declares: allocated up front,
  * 500 connections declaring 6 MiB and sending one byte each made V8 count 3 GB of external memory and
- * run 34-38 Mark-Compacts while they connected (1-8 with the same connections declaring 100 bytes).
+ * run 26-29 major GCs while they connected, 5-8 when they declared 100 bytes (bench:declared-lengths).
  * Without a Content-Length (chunked) the chunks are kept and joined, as Fastify does.
  */
 export function readBodyBytes(payload: Readable, contentLength: string | undefined, limit: number, done: (err: Error | null, body?: Buffer) => void) {

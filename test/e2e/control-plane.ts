@@ -310,8 +310,8 @@ export interface ControlPlaneOptions {
   apiserverArgs?: string[];
 }
 
-/** etcd + kube-apiserver on loopback with the CRDs of ./crds installed; stop() tears it all down. */
 /**
+ * etcd + kube-apiserver on loopback with the CRDs of ./crds installed; stop() tears it all down.
  * Starts etcd and kube-apiserver on ports freePort found free a moment before. Something else on the
  * machine may take one in between (a test's listener, or the source port of an outgoing connection),
  * and then etcd or kube-apiserver exits with "address already in use": that start is retried on new
